@@ -1,0 +1,119 @@
+"""How a set of independent training jobs is computed.
+
+The trainer hands a backend the whole set of jobs of a run (folds x networks) and one function;
+the backend decides where they run.  Results come back as jobs finish, so the caller can write each
+one to disk at once.  Every backend must give a job the same result as running it alone.
+
+Measured on the project's 2-core machine (DESIGN.md section 2): one model at a time with two
+threads is slower than two single-threaded worker processes side by side, because the GRU's
+small matrix products do not keep two threads busy.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+import torch
+
+from .exceptions import ParameterError
+
+__all__ = ["BACKENDS", "Backend", "ProcessBackend", "SerialBackend", "make_backend"]
+
+
+class Backend:
+    """Runs ``function(context, job)`` for every job; yields ``(index, result)`` as each finishes."""
+
+    def run(
+        self, function: Callable[[Any, Any], Any], context: Any, jobs: Sequence[Any]
+    ) -> Iterator[tuple[int, Any]]:
+        raise NotImplementedError
+
+
+class SerialBackend(Backend):
+    """Jobs one after another in this process, with torch's threads as configured (default all)."""
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def run(self, function, context, jobs):
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            for index, job in enumerate(jobs):
+                yield index, function(context, job)
+        finally:
+            torch.set_num_threads(previous)
+
+
+_worker_context: Any = None
+
+
+def _initialise_worker(context: Any, threads: int) -> None:
+    global _worker_context
+    _worker_context = context
+    torch.set_num_threads(threads)
+
+
+def _call_in_worker(function: Callable[[Any, Any], Any], job: Any) -> Any:
+    return function(_worker_context, job)
+
+
+class ProcessBackend(Backend):
+    """Jobs spread over worker processes, each with a fixed number of torch threads.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Processes; default: the number of CPU cores.
+    threads_per_worker : int
+        torch intra-op threads in each worker.
+
+    The shared ``context`` (frames store, annotations) is sent once per worker, not per job;
+    workers are started with ``spawn`` because forking a process whose OpenMP pool is already
+    running can deadlock.
+    """
+
+    def __init__(self, workers: int | None = None, threads_per_worker: int = 1):
+        self.workers = workers or os.cpu_count() or 1
+        self.threads_per_worker = threads_per_worker
+        if self.workers < 1 or threads_per_worker < 1:
+            raise ParameterError(
+                f"workers and threads_per_worker must be >= 1, got {workers}, {threads_per_worker}"
+            )
+
+    def run(self, function, context, jobs):
+        if not jobs:
+            return
+        with ProcessPoolExecutor(
+            max_workers=min(self.workers, len(jobs)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_initialise_worker,
+            initargs=(context, self.threads_per_worker),
+        ) as pool:
+            pending = {pool.submit(_call_in_worker, function, job): index for index, job in enumerate(jobs)}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index = pending.pop(future)
+                        yield index, future.result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+
+BACKENDS = {"serial": SerialBackend, "processes": ProcessBackend}
+
+
+def make_backend(name: str, *, workers: int | None = None, threads: int | None = None) -> Backend:
+    """Backend by name: ``'serial'`` or ``'processes'``."""
+    if name == "serial":
+        return SerialBackend(threads=threads)
+    if name == "processes":
+        return ProcessBackend(workers=workers, threads_per_worker=threads or 1)
+    raise ParameterError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")

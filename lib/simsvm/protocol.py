@@ -1,0 +1,316 @@
+"""The paper's experimental protocol: folds, the five approaches, results on disk.
+
+:func:`run_experiment` is the whole pipeline of one parameter file: load the dataset, read (or
+extract) frames, build one training job per fold and network (NN and FL share the baseline
+network), run the jobs through a backend, score every snapshot with the SVM and the network's own
+output layer, and write the tidy results table.  A run that was killed resumes: finished jobs are
+read back, not recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from sklearn.model_selection import KFold, StratifiedKFold
+from tqdm.auto import tqdm
+
+from . import __version__
+from ._io import write_json_atomic, write_text_atomic
+from .backends import Backend, make_backend
+from .config import ExperimentConfig
+from .datasets import Dataset, load_dataset
+from .evaluation import METRICS, score_network_outputs, score_svm
+from .exceptions import DataError, ParameterError
+from .features import FrameParameters, Normaliser, load_frames
+from .kernels import Kernel, make_kernel
+from .results import finished_jobs, merge_jobs, write_job
+from .training import Snapshot, TrainingData, TrainingSpec, train_set
+
+__all__ = ["APPROACH_NETWORKS", "FoldEvaluator", "cv_folds", "job_seed", "plan_jobs", "run_experiment"]
+
+log = logging.getLogger(__name__)
+
+# Which network each approach evaluates; NN and FL read the same baseline network.
+APPROACH_NETWORKS = {
+    "NN": "baseline",
+    "FL": "baseline",
+    "RBF-SL": "rbf",
+    "Cos-SL": "cosine",
+    "Poly-SL": "poly",
+}
+# Stable numbers for seeding, so that adding an approach never changes another network's seed.
+_NETWORK_IDS = {"baseline": 0, "rbf": 1, "cosine": 2, "poly": 3}
+
+
+def cv_folds(
+    targets: np.ndarray, *, task: str, n_folds: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(train, test)`` index arrays of k-fold CV, stratified by class for classification."""
+    n = len(targets)
+    if n_folds > n:
+        raise ParameterError(f"folds: {n_folds} folds need at least {n_folds} files, the dataset has {n}")
+    if task == "classification":
+        smallest = int(np.bincount(targets).min(initial=n))
+        if n_folds > smallest:
+            log.warning(
+                "smallest class has %d files, fewer than %d folds: stratification is approximate",
+                smallest,
+                n_folds,
+            )
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        split = splitter.split(np.zeros(n), targets)
+    else:
+        split = KFold(n_splits=n_folds, shuffle=True, random_state=seed).split(np.zeros(n))
+    return [(np.sort(train), np.sort(test)) for train, test in split]
+
+
+def job_seed(seed: int, fold: int, network: str) -> int:
+    """The seed of one network on one fold, derived from the run's seed."""
+    return int(np.random.SeedSequence([seed, fold, _NETWORK_IDS[network]]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class FoldEvaluator:
+    """Turns a snapshot of one network on one fold into result rows (runs inside the worker).
+
+    The snapshot's features are those of ``train_indices`` followed by ``test_indices``.
+    """
+
+    dataset: str
+    task: str
+    target_names: tuple[str, ...]
+    approaches: tuple[str, ...]
+    fold: int
+    seed: int
+    n_train: int
+    train_targets: np.ndarray
+    test_targets: np.ndarray
+    svm_kernel: Kernel
+    svm_c: float
+
+    def __call__(self, snapshot: Snapshot) -> list[dict]:
+        rows = []
+        metric = METRICS[self.task]
+        for approach in self.approaches:
+            if approach == "NN":
+                scores = score_network_outputs(
+                    snapshot.outputs[self.n_train :],
+                    self.test_targets,
+                    task=self.task,
+                    target_names=self.target_names,
+                )
+            else:
+                scores = score_svm(
+                    snapshot.features[: self.n_train],
+                    self.train_targets,
+                    snapshot.features[self.n_train :],
+                    self.test_targets,
+                    task=self.task,
+                    target_names=self.target_names,
+                    kernel=self.svm_kernel,
+                    C=self.svm_c,
+                )
+            rows += [
+                self._row(approach, snapshot.epoch, target, metric, value) for target, value in scores.items()
+            ]
+            rows.append(self._row(approach, snapshot.epoch, "all", "train_loss", snapshot.train_loss))
+        return rows
+
+    def _row(self, approach: str, epoch: int, target: str, metric: str, value: float) -> dict:
+        return {
+            "dataset": self.dataset,
+            "approach": approach,
+            "protocol": "cv",
+            "fold": self.fold,
+            "epoch": epoch,
+            "target": target,
+            "metric": metric,
+            "value": value,
+            "seed": self.seed,
+        }
+
+
+def _loss_kernel(config: ExperimentConfig, network: str) -> Kernel | None:
+    if network == "baseline":
+        return None
+    return make_kernel(network, gamma=config.rbf_gamma, degree=config.poly_degree, offset=config.poly_offset)
+
+
+def plan_jobs(
+    config: ExperimentConfig, dataset: Dataset, data: TrainingData, normaliser: Normaliser | None
+) -> list[tuple[str, TrainingSpec, FoldEvaluator]]:
+    """One (name, spec, evaluator) per fold and network, in a fixed order.
+
+    ``normaliser`` is the dataset-wide one, or ``None`` to fit one per fold on its training files.
+    """
+    networks = list(dict.fromkeys(APPROACH_NETWORKS[a] for a in config.approaches))
+    svm_kernel = make_kernel(
+        config.svm_kernel, gamma=config.svm_gamma, degree=config.poly_degree, offset=config.poly_offset
+    )
+    jobs = []
+    folds = cv_folds(dataset.targets, task=dataset.task, n_folds=config.folds, seed=config.seed)
+    for fold, (train, test) in enumerate(folds):
+        fold_normaliser = normaliser or Normaliser().fit(data.frames, train)
+        for network in networks:
+            seed = job_seed(config.seed, fold, network)
+            spec = TrainingSpec(
+                name=f"fold{fold:02d}-{network}",
+                objective="baseline" if network == "baseline" else "similarity",
+                seed=seed,
+                train_indices=tuple(int(i) for i in train),
+                eval_indices=tuple(int(i) for i in np.concatenate([train, test])),
+                normaliser=fold_normaliser,
+                kernel=_loss_kernel(config, network),
+                baseline_loss=config.baseline_loss,
+                hidden_sizes=tuple(config.hidden_sizes),
+                epochs=config.epochs,
+                eval_every=config.eval_every,
+                excerpt_length=config.excerpt_length,
+                batch_size=config.batch_size,
+                learning_rate=config.learning_rate,
+                rho=config.rho,
+                eps=config.eps,
+            )
+            evaluator = FoldEvaluator(
+                dataset=dataset.key,
+                task=dataset.task,
+                target_names=dataset.target_names,
+                approaches=tuple(a for a in config.approaches if APPROACH_NETWORKS[a] == network),
+                fold=fold,
+                seed=seed,
+                n_train=len(train),
+                train_targets=dataset.targets[train],
+                test_targets=dataset.targets[test],
+                svm_kernel=svm_kernel,
+                svm_c=config.svm_c,
+            )
+            jobs.append((spec.name, spec, evaluator))
+    return jobs
+
+
+def _git_commit() -> str:
+    source = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def _claim_run_dir(config: ExperimentConfig) -> Path:
+    """Create the run folder, or check that an existing one holds the same experiment."""
+    run_dir = config.run_dir
+    saved = run_dir / "parameters.yaml"
+    if saved.is_file():
+        previous = yaml.safe_load(saved.read_text()) or {}
+        previous = {k: v for k, v in previous.items() if k in config.scientific_dict()}
+        changed = sorted(k for k, v in config.scientific_dict().items() if previous.get(k) != v)
+        if changed:
+            raise ParameterError(
+                f"{run_dir} holds a run of '{config.name}' with other values of {changed}; "
+                f"choose another name or delete that folder"
+            )
+    write_text_atomic(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return run_dir
+
+
+def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, list[tuple[str, str]]]:
+    """Load the dataset and its frames; unreadable files are skipped (and reported) or fatal."""
+    if not Path(config.data_dir).is_dir():
+        raise DataError(
+            f"data_dir: {config.data_dir} does not exist (generated data: "
+            f"`simsvm data synth --out {Path(config.data_dir).parent}`)"
+        )
+    dataset = load_dataset(config.dataset, config.data_dir)
+    params = FrameParameters(
+        sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels
+    )
+    frames, unreadable = load_frames(
+        dataset.audio_paths,
+        params=params,
+        cache_dir=config.cache_dir,
+        on_error="skip" if config.skip_unreadable else "raise",
+        progress=config.progress,
+    )
+    skipped = list(dataset.skipped) + [(str(dataset.audio_paths[i]), why) for i, why in unreadable]
+    if unreadable:
+        bad = {i for i, _ in unreadable}
+        dataset = dataset.subset([i for i in range(len(dataset)) if i not in bad])
+        dataset.skipped = skipped
+    short = int(np.sum(frames.lengths < config.excerpt_length))
+    if short:
+        log.warning(
+            "%d file(s) shorter than %d frames are zero-padded in training", short, config.excerpt_length
+        )
+    data = TrainingData(
+        frames=frames, targets=dataset.targets, annotations=dataset.annotations(), task=dataset.task
+    )
+    return dataset, data, skipped
+
+
+def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
+    """Run one experiment end to end and return its results table (a pandas DataFrame).
+
+    Results land in ``<results_dir>/<name>/`` (see :mod:`simsvm.results`).  Calling it again
+    with the same parameters resumes: finished jobs are not recomputed.
+    """
+    started = time.time()
+    run_dir = _claim_run_dir(config)
+    dataset, data, skipped = prepare_data(config)
+    normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
+    jobs = plan_jobs(config, dataset, data, normaliser)
+    done = finished_jobs(run_dir)
+    todo = [job for job in jobs if job[0] not in done]
+    metadata = {
+        "simsvm_version": __version__,
+        "git_commit": _git_commit(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "dataset": dataset.describe(),
+        "n_files": len(dataset),
+        "skipped": skipped,
+        "seeds": {name: spec.seed for name, spec, _ in jobs},
+        "fold_seed": config.seed,
+        "jobs": len(jobs),
+        "jobs_resumed": len(jobs) - len(todo),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    write_json_atomic(run_dir / "metadata.json", {**metadata, "finished": None})
+    backend = backend or make_backend(
+        config.backend, workers=config.workers, threads=config.threads_per_worker
+    )
+    bar = tqdm(
+        total=len(jobs),
+        initial=len(jobs) - len(todo),
+        desc=config.name,
+        unit="network",
+        disable=not config.progress,
+    )
+    results = train_set(
+        [spec for _, spec, _ in todo], data, backend=backend, evaluate=[evaluator for _, _, evaluator in todo]
+    )
+    for index, snapshot_rows in results:
+        write_job(run_dir, todo[index][0], [row for rows in snapshot_rows for row in rows])
+        bar.update(1)
+    bar.close()
+    table = merge_jobs(run_dir, [name for name, _, _ in jobs])
+    metadata.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
+    write_json_atomic(run_dir / "metadata.json", metadata)
+    return table

@@ -1,0 +1,68 @@
+import pytest
+
+from simsvm.config import ExperimentConfig, load_config
+from simsvm.exceptions import ParameterError
+
+BASE = {"name": "t", "dataset": "gtzan", "data_dir": "data/x"}
+
+
+def test_defaults_are_the_papers():
+    config = ExperimentConfig.from_dict(BASE)
+    assert (config.folds, config.epochs, config.eval_every, config.excerpt_length) == (10, 400, 10, 100)
+    assert config.hidden_sizes == [100, 50] and config.svm_c == 1.0 and config.svm_gamma == 0.5
+    assert config.approaches == ["NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL"]
+
+
+def test_unknown_key_is_named(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: t\ndataset: gtzan\ndata_dir: d\nepochz: 3\n")
+    with pytest.raises(ParameterError, match=r"p.yaml: unknown key\(s\) \['epochz'\]"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("epochs", "ten"), ("epochs", 2.5), ("folds", True), ("hidden_sizes", [100, "x"]), ("svm_c", "big")],
+)
+def test_wrong_type_is_named(key, value):
+    with pytest.raises(ParameterError, match=key):
+        ExperimentConfig.from_dict({**BASE, key: value})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("approaches", ["NN", "SVM"]),
+        ("normalisation", "global"),
+        ("backend", "gpu"),
+        ("folds", 1),
+        ("name", "../up"),
+    ],
+)
+def test_bad_values_are_named(key, value):
+    with pytest.raises(ParameterError, match=key):
+        ExperimentConfig.from_dict({**BASE, key: value})
+
+
+def test_missing_required_key():
+    with pytest.raises(ParameterError, match="data_dir"):
+        ExperimentConfig.from_dict({"name": "t", "dataset": "gtzan"})
+
+
+def test_yaml_quirks_and_overrides(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("name: t\ndataset: gtzan\ndata_dir: d\neps: 1e-6\nlearning_rate: 1\nworkers: null\n")
+    config = load_config(path, {"epochs": 7})
+    assert config.eps == 1e-6 and isinstance(config.learning_rate, float) and config.workers is None
+    assert config.epochs == 7
+    assert config.replace(folds=3).folds == 3
+    assert "backend" not in config.scientific_dict() and "epochs" in config.scientific_dict()
+
+
+def test_shipped_parameter_files_are_valid():
+    from pathlib import Path
+
+    files = sorted(Path(__file__).parents[1].joinpath("parameters").glob("*.yaml"))
+    assert files
+    for path in files:
+        load_config(path)

@@ -1,0 +1,118 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics.pairwise import cosine_similarity, polynomial_kernel, rbf_kernel
+from sklearn.svm import SVC
+
+from simsvm.exceptions import ParameterError
+from simsvm.kernels import cosine, gram_matrix, make_kernel, polynomial, rbf
+from simsvm.losses import baseline_loss, similarity_loss
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((7, 5)), rng.standard_normal((4, 5))
+
+
+def test_rbf_matches_sklearn(points):
+    x, y = points
+    ours = rbf(torch.from_numpy(x), torch.from_numpy(y), gamma=0.5).numpy()
+    np.testing.assert_allclose(ours, rbf_kernel(x, y, gamma=0.5), rtol=1e-12)
+
+
+def test_cosine_matches_sklearn(points):
+    x, y = points
+    np.testing.assert_allclose(
+        cosine(torch.from_numpy(x), torch.from_numpy(y)).numpy(), cosine_similarity(x, y), rtol=1e-12
+    )
+
+
+@pytest.mark.parametrize(("degree", "offset"), [(2, 0.0), (3, 1.5)])
+def test_polynomial_matches_sklearn(points, degree, offset):
+    x, y = points
+    ours = polynomial(torch.from_numpy(x), torch.from_numpy(y), degree=degree, offset=offset).numpy()
+    np.testing.assert_allclose(
+        ours, polynomial_kernel(x, y, degree=degree, gamma=1.0, coef0=offset), rtol=1e-12
+    )
+
+
+def test_cosine_of_zero_vector_is_zero_not_nan():
+    x = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    gram = cosine(x, x)
+    assert torch.isfinite(gram).all()
+    assert gram[0, 1] == 0 and gram[1, 1] == pytest.approx(1.0)
+
+
+def test_bad_kernel_arguments_are_named():
+    with pytest.raises(ParameterError, match="sigmoid"):
+        make_kernel("sigmoid")
+    with pytest.raises(ParameterError, match="gamma"):
+        rbf(torch.zeros(2, 3), torch.zeros(2, 3), gamma=-1.0)
+    with pytest.raises(ParameterError, match=r"\(2, 3\) and \(2, 4\)"):
+        cosine(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_svm_on_our_gram_equals_sklearn_rbf_svm(points):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 3))
+    y = (x[:, 0] + 0.3 * rng.standard_normal(40) > 0).astype(int)
+    test = rng.standard_normal((15, 3))
+    kernel = make_kernel("rbf", gamma=0.5)
+    ours = (
+        SVC(kernel="precomputed", C=1.0)
+        .fit(gram_matrix(kernel, x), y)
+        .decision_function(gram_matrix(kernel, test, x))
+    )
+    reference = SVC(kernel="rbf", gamma=0.5, C=1.0).fit(x, y).decision_function(test)
+    np.testing.assert_allclose(ours, reference, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", ["rbf", "cosine", "poly"])
+def test_similarity_loss_is_zero_when_gram_matrices_match(name):
+    annotations = torch.eye(4)[[0, 1, 2, 1, 0]].double()
+    kernel = make_kernel(name)
+    assert similarity_loss(annotations.clone(), annotations, kernel).item() == pytest.approx(0.0, abs=1e-12)
+    moved = annotations + 0.1 * torch.randn_like(annotations)
+    assert similarity_loss(moved, annotations, kernel).item() > 1e-6
+
+
+def test_similarity_loss_by_hand():
+    # Two one-dimensional features 0 and 1 against two identical annotations (K(A,A) = all ones):
+    # only the off-diagonal RBF entries differ from 1, each by 1 - exp(-0.5).
+    features = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    annotations = torch.tensor([[1.0, 0.0], [1.0, 0.0]], dtype=torch.float64)
+    expected = 2 * (1 - np.exp(-0.5)) ** 2
+    assert similarity_loss(features, annotations, make_kernel("rbf")).item() == pytest.approx(
+        expected, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("name", ["rbf", "cosine", "poly"])
+def test_similarity_loss_gradient(name):
+    torch.manual_seed(0)
+    features = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
+    annotations = torch.randn(6, 3, dtype=torch.float64)
+    kernel = make_kernel(name)
+    assert torch.autograd.gradcheck(lambda f: similarity_loss(f, annotations, kernel), (features,))
+
+
+def test_baseline_sse_by_hand():
+    logits = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    labels = torch.tensor([0, 1])
+    p = 1 / (1 + np.exp(-2.0))  # softmax of (2, 0), first entry
+    expected = (0.5 - 1) ** 2 + 0.5**2 + p**2 + (1 - p - 1) ** 2
+    assert baseline_loss(logits, labels, task="classification").item() == pytest.approx(expected, rel=1e-6)
+    values = torch.tensor([[1.0, 2.0]])
+    assert baseline_loss(values, torch.tensor([[0.0, 4.0]]), task="regression").item() == pytest.approx(5.0)
+
+
+def test_baseline_cross_entropy_and_its_misuse():
+    logits = torch.tensor([[1.0, -1.0, 0.5], [0.0, 2.0, 0.0]])
+    labels = torch.tensor([2, 1])
+    expected = torch.nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+    assert baseline_loss(logits, labels, task="classification", kind="cross_entropy").item() == pytest.approx(
+        expected
+    )
+    with pytest.raises(ParameterError, match="cross_entropy"):
+        baseline_loss(logits, logits, task="regression", kind="cross_entropy")

@@ -1,0 +1,149 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simsvm.config import ExperimentConfig
+from simsvm.exceptions import DataError, ParameterError
+from simsvm.protocol import cv_folds, run_experiment
+from simsvm.results import COLUMNS
+
+TINY_RUN = {
+    "folds": 2,
+    "epochs": 2,
+    "eval_every": 1,
+    "hidden_sizes": [12, 6],
+    "batch_size": 10,
+    "excerpt_length": 40,
+    "backend": "serial",
+    "progress": False,
+}
+
+
+def _config(synth_root, tmp_path, dataset="gtzan", **changes):
+    values = {
+        "name": "tiny",
+        "dataset": dataset,
+        "data_dir": str(synth_root / dataset),
+        "results_dir": str(tmp_path / "results"),
+        "cache_dir": str(tmp_path / "cache"),
+        **TINY_RUN,
+    }
+    return ExperimentConfig.from_dict({**values, **changes})
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_cv_folds_are_disjoint_cover_the_data_and_stratify(task):
+    rng = np.random.default_rng(0)
+    targets = np.repeat(np.arange(4), [10, 20, 30, 40]) if task == "classification" else rng.random((100, 2))
+    folds = cv_folds(targets, task=task, n_folds=10, seed=3)
+    tests = [test for _, test in folds]
+    assert sorted(np.concatenate(tests).tolist()) == list(range(100))
+    for train, test in folds:
+        assert not set(train) & set(test) and len(train) + len(test) == 100
+        if task == "classification":
+            assert np.bincount(targets[test], minlength=4).tolist() == [1, 2, 3, 4]
+    assert all(
+        np.array_equal(a[1], b[1])
+        for a, b in zip(folds, cv_folds(targets, task=task, n_folds=10, seed=3), strict=True)
+    )
+
+
+def test_classification_run_writes_the_full_table(synth_root, tmp_path):
+    config = _config(synth_root, tmp_path)
+    table = run_experiment(config)
+    assert tuple(table.columns) == COLUMNS
+    # 2 folds x 5 approaches x epochs {0, 1, 2} x (accuracy + train_loss)
+    assert len(table) == 2 * 5 * 3 * 2
+    assert not table.duplicated(["approach", "fold", "epoch", "target", "metric"]).any()
+    accuracy = table[table.metric == "accuracy"]
+    assert accuracy.value.between(0, 1).all()
+    # NN and FL read the same network: identical losses and seeds
+    nn_rows, fl_rows = (table[(table.approach == a) & (table.metric == "train_loss")] for a in ("NN", "FL"))
+    np.testing.assert_array_equal(nn_rows.value.to_numpy(), fl_rows.value.to_numpy())
+    assert set(nn_rows.seed) == set(fl_rows.seed)
+    run_dir = tmp_path / "results" / "tiny"
+    saved = pd.read_csv(run_dir / "results.csv")
+    assert len(saved) == len(table)
+    for name in ("parameters.yaml", "metadata.json"):
+        assert (run_dir / name).is_file()
+
+
+def test_regression_run_reports_r_per_target_and_mean(synth_root, tmp_path):
+    table = run_experiment(_config(synth_root, tmp_path, dataset="emotify", approaches=["RBF-SL", "NN"]))
+    r = table[table.metric == "pearson_r"]
+    assert set(r.target) == {*__import__("simsvm").datasets.emotify.EMOTIONS, "mean"}
+    assert len(r) == 2 * 2 * 3 * 10
+    per_target = r[r.target != "mean"].groupby(["approach", "fold", "epoch"]).value.mean()
+    np.testing.assert_allclose(
+        r[r.target == "mean"].set_index(["approach", "fold", "epoch"]).value.sort_index(),
+        per_target.sort_index(),
+    )
+
+
+def test_same_seed_same_table_other_seed_differs(synth_root, tmp_path):
+    first = run_experiment(_config(synth_root, tmp_path, name="a", approaches=["RBF-SL", "FL"]))
+    second = run_experiment(_config(synth_root, tmp_path, name="b", approaches=["RBF-SL", "FL"]))
+    pd.testing.assert_frame_equal(first, second)
+    third = run_experiment(_config(synth_root, tmp_path, name="c", approaches=["RBF-SL", "FL"], seed=1))
+    assert not np.allclose(first.value.fillna(0), third.value.fillna(0))
+
+
+def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
+    clean = run_experiment(_config(synth_root, tmp_path, name="clean", epochs=4))
+    config = _config(synth_root, tmp_path, name="killed", epochs=4)
+    parameters = tmp_path / "killed.yaml"
+    import yaml
+
+    parameters.write_text(yaml.safe_dump(config.to_dict()))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simsvm.cli", "run", str(parameters)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    jobs = tmp_path / "results" / "killed" / "jobs"
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None and len(list(jobs.glob("*.csv"))) < 2:
+        time.sleep(0.05)
+    assert process.poll() is None, process.stderr.read().decode()
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = len(list(jobs.glob("*.csv")))
+    assert 2 <= finished_before < 8
+    assert not (tmp_path / "results" / "killed" / "results.csv").exists()
+    resumed = run_experiment(config)
+    pd.testing.assert_frame_equal(resumed, clean)
+    metadata = __import__("json").loads((tmp_path / "results" / "killed" / "metadata.json").read_text())
+    assert metadata["jobs_resumed"] == finished_before
+
+
+def test_resuming_with_other_parameters_is_refused(synth_root, tmp_path):
+    run_experiment(_config(synth_root, tmp_path, approaches=["FL"]))
+    with pytest.raises(ParameterError, match="epochs"):
+        run_experiment(_config(synth_root, tmp_path, approaches=["FL"], epochs=3))
+    # execution-only keys may change
+    run_experiment(_config(synth_root, tmp_path, approaches=["FL"], backend="processes", workers=1))
+
+
+def test_missing_data_folder_is_named(tmp_path):
+    config = ExperimentConfig.from_dict(
+        {
+            "name": "x",
+            "dataset": "gtzan",
+            "data_dir": str(tmp_path / "nowhere"),
+            "results_dir": str(tmp_path / "r"),
+            **TINY_RUN,
+        }
+    )
+    with pytest.raises(DataError, match="nowhere"):
+        run_experiment(config)
+
+
+def test_train_only_normalisation_runs(synth_root, tmp_path):
+    table = run_experiment(_config(synth_root, tmp_path, approaches=["Cos-SL"], normalisation="train_only"))
+    assert len(table) == 2 * 3 * 2
