@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 # The main job: generated data in the real GTZAN and Emotify layouts, then the quick profile of
 # the paper's cross-validation protocol on each (all five approaches).
 demo: install
-	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 20
+	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 30 --duration 8
 	$(BIN)/simsvm run parameters/quick-gtzan.yaml
 	$(BIN)/simsvm run parameters/quick-emotify.yaml
 

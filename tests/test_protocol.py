@@ -119,7 +119,10 @@ def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
     resumed = run_experiment(config)
     pd.testing.assert_frame_equal(resumed, clean)
     metadata = __import__("json").loads((tmp_path / "results" / "killed" / "metadata.json").read_text())
-    assert metadata["jobs_resumed"] == finished_before
+    first_session, second_session = metadata["sessions"]
+    assert first_session["finished"] is None  # the killed one
+    assert second_session["jobs_resumed"] == finished_before
+    assert second_session["jobs_trained"] == 8 - finished_before
 
 
 def test_resuming_with_other_parameters_is_refused(synth_root, tmp_path):

@@ -24,7 +24,17 @@ def data():
 
 
 def _spec(data, name, objective, seed, kernel=None, **extra):
-    settings = {"hidden_sizes": (12, 6), "epochs": 4, "eval_every": 2, "excerpt_length": 50, "batch_size": 8}
+    settings = {
+        "hidden_sizes": (12, 6),
+        "epochs": 4,
+        "eval_every": 2,
+        "excerpt_length": 50,
+        "batch_size": 8,
+        "baseline_loss": "sse",
+        "learning_rate": 1.0,
+        "rho": 0.95,
+        "eps": 1e-6,
+    }
     return TrainingSpec(
         name=name,
         objective=objective,

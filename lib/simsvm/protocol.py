@@ -9,6 +9,7 @@ read back, not recomputed.
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
@@ -278,21 +279,29 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
     jobs = plan_jobs(config, dataset, data, normaliser)
     done = finished_jobs(run_dir)
     todo = [job for job in jobs if job[0] not in done]
+    metadata_path = run_dir / "metadata.json"
+    earlier = json.loads(metadata_path.read_text()).get("sessions", []) if metadata_path.is_file() else []
+    session = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "finished": None,
+        "git_commit": _git_commit(),
+        "jobs_trained": len(todo),
+        "jobs_resumed": len(jobs) - len(todo),
+    }
     metadata = {
         "simsvm_version": __version__,
-        "git_commit": _git_commit(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "dataset": dataset.describe(),
         "n_files": len(dataset),
         "skipped": skipped,
-        "seeds": {name: spec.seed for name, spec, _ in jobs},
         "fold_seed": config.seed,
+        "seeds": {name: spec.seed for name, spec, _ in jobs},
         "jobs": len(jobs),
-        "jobs_resumed": len(jobs) - len(todo),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        # one entry per invocation: a resumed run shows each part and the code that computed it
+        "sessions": [*earlier, session],
     }
-    write_json_atomic(run_dir / "metadata.json", {**metadata, "finished": None})
+    write_json_atomic(metadata_path, metadata)
     backend = backend or make_backend(
         config.backend, workers=config.workers, threads=config.threads_per_worker
     )
@@ -311,6 +320,6 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
         bar.update(1)
     bar.close()
     table = merge_jobs(run_dir, [name for name, _, _ in jobs])
-    metadata.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
-    write_json_atomic(run_dir / "metadata.json", metadata)
+    session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
+    write_json_atomic(metadata_path, metadata)
     return table

@@ -64,6 +64,7 @@ class TrainingSpec:
 
     ``train_indices`` index the files of :class:`TrainingData`; ``eval_indices`` are the files
     whose features each snapshot holds (usually the whole fold: training and test files).
+    Hyper-parameters have no defaults here: the paper's live in :class:`simsvm.config.ExperimentConfig`.
     """
 
     name: str
@@ -72,16 +73,16 @@ class TrainingSpec:
     train_indices: tuple[int, ...]
     eval_indices: tuple[int, ...]
     normaliser: Normaliser = field(compare=False)
-    kernel: Kernel | None = None
-    baseline_loss: str = "sse"
-    hidden_sizes: tuple[int, ...] = (100, 50)
-    epochs: int = 400
-    eval_every: int = 10
-    excerpt_length: int = 100
-    batch_size: int = 100
-    learning_rate: float = 1.0
-    rho: float = 0.95
-    eps: float = 1e-6
+    kernel: Kernel | None
+    baseline_loss: str
+    hidden_sizes: tuple[int, ...]
+    epochs: int
+    eval_every: int
+    excerpt_length: int
+    batch_size: int
+    learning_rate: float
+    rho: float
+    eps: float
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:

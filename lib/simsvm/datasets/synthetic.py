@@ -132,13 +132,17 @@ def render_clip(
     return np.clip(signal, -1.0, 1.0).astype(np.float32)
 
 
-def _sample_attributes(prototype: dict, spread: float, rng: np.random.Generator) -> Attributes:
+def _sample_attributes(
+    prototype: dict, spread: float, rng: np.random.Generator, *, tempo_spread: float = 8.0
+) -> Attributes:
+    """Attributes of one clip: the prototype plus Gaussian spread (tempo spread in BPM)."""
+
     def unit(name: str) -> float:
         return float(np.clip(prototype[name] + spread * rng.standard_normal(), 0.0, 1.0))
 
     metre = prototype["metre"] if rng.random() < 0.85 else 7 - prototype["metre"]
     return Attributes(
-        tempo=float(np.clip(prototype["tempo"] + 60 * spread * rng.standard_normal(), 50, 200)),
+        tempo=float(np.clip(prototype["tempo"] + tempo_spread * rng.standard_normal(), 50, 200)),
         metre=int(metre),
         brightness=unit("brightness"),
         register=unit("register"),
@@ -199,7 +203,7 @@ def generate_gtzan(
     rows = []
     jobs = [(folder, n) for folder in gtzan.FOLDERS for n in range(clips_per_class)]
     for folder, number in tqdm(jobs, desc="gtzan", unit="clip", disable=not progress):
-        attributes = _sample_attributes(_prototype(_GTZAN_PROTOTYPES[folder]), 0.12, rng)
+        attributes = _sample_attributes(_prototype(_GTZAN_PROTOTYPES[folder]), 0.16, rng)
         audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
         path = _write_audio(out_dir / "genres" / folder / f"{folder}.{number:05d}.au", audio, sample_rate)
         rows.append({"file": str(path.relative_to(out_dir)), **attributes.__dict__})
@@ -216,15 +220,15 @@ _EMOTIFY_PROTOTYPES = {
 # How each centred attribute moves the log-odds that a listener marks an emotion.
 # Columns: tempo (per 60 BPM), metre (3/4 = +1), brightness, register, major, loudness, noisiness.
 _EMOTION_WEIGHTS = {
-    "amazement": (0.8, 0.0, 1.2, 0.6, 0.3, 0.3, 0.0),
-    "solemnity": (-1.0, 0.6, -0.8, -0.8, -0.6, -0.3, -0.6),
-    "tenderness": (-0.6, 0.4, -1.0, 0.6, 0.8, -1.4, -1.0),
-    "nostalgia": (-0.8, 0.5, -0.4, 0.0, -1.2, -0.6, -0.2),
-    "calmness": (-1.6, 0.3, -0.6, 0.2, 0.3, -1.2, -1.2),
-    "power": (0.6, -0.4, 0.6, -1.0, 0.0, 1.6, 1.2),
-    "joyful_activation": (1.4, -0.3, 0.5, 0.4, 1.2, 0.4, 0.0),
-    "tension": (0.6, -0.2, 0.6, -0.2, -1.2, 0.6, 1.4),
-    "sadness": (-1.2, 0.3, -0.6, -0.6, -1.4, -0.6, -0.4),
+    "amazement": (1.2, 0.0, 0.6, 0.4, 0.3, 0.2, 0.0),
+    "solemnity": (-1.4, 0.8, -0.4, -0.6, -0.8, -0.2, -0.3),
+    "tenderness": (-1.0, 0.6, -0.5, 0.4, 1.0, -0.7, -0.5),
+    "nostalgia": (-1.0, 0.6, -0.2, 0.0, -1.4, -0.3, -0.1),
+    "calmness": (-2.0, 0.4, -0.3, 0.1, 0.3, -0.6, -0.6),
+    "power": (1.0, -0.6, 0.3, -0.6, 0.0, 0.8, 0.6),
+    "joyful_activation": (1.8, -0.4, 0.3, 0.3, 1.4, 0.2, 0.0),
+    "tension": (1.0, -0.3, 0.3, -0.2, -1.4, 0.3, 0.7),
+    "sadness": (-1.6, 0.4, -0.3, -0.4, -1.6, -0.3, -0.2),
 }
 _EMOTION_BASE_RATE = -1.4  # log-odds of a mark for an average clip: about 20 % of listeners
 _OTHER_COLUMNS = ("mood", "liked", "disliked", "age", "gender", "mother tongue")
@@ -256,7 +260,7 @@ def generate_emotify(
     for genre_index, number in tqdm(jobs, desc="emotify", unit="clip", disable=not progress):
         genre = emotify.GENRES[genre_index]
         track_id = 100 * genre_index + number
-        attributes = _sample_attributes(_prototype(_EMOTIFY_PROTOTYPES[genre]), 0.22, rng)
+        attributes = _sample_attributes(_prototype(_EMOTIFY_PROTOTYPES[genre]), 0.22, rng, tempo_spread=16.0)
         audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
         path = _write_audio(out_dir / "emotifymusic" / genre / f"{number}.mp3", audio, sample_rate)
         attribute_rows.append({"file": str(path.relative_to(out_dir)), **attributes.__dict__})
@@ -329,7 +333,7 @@ def generate(
             "clips_per_class": clips_per_class,
             "duration": duration,
             "seed": seed,
-            "version": 1,
+            "version": 2,
         }
         stamp = folder / _STAMP
         if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
