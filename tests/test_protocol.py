@@ -150,3 +150,40 @@ def test_missing_data_folder_is_named(tmp_path):
 def test_train_only_normalisation_runs(synth_root, tmp_path):
     table = run_experiment(_config(synth_root, tmp_path, approaches=["Cos-SL"], normalisation="train_only"))
     assert len(table) == 2 * 3 * 2
+
+
+def test_broken_and_short_audio_are_skipped_or_padded_and_reported(synth_root, tmp_path):
+    import json
+    import shutil
+
+    from helpers import write_tone
+
+    folder = shutil.copytree(synth_root / "gtzan", tmp_path / "gtzan")
+    truncated = folder / "genres" / "jazz" / "jazz.00001.au"
+    truncated.write_bytes(truncated.read_bytes()[:20])  # a header cut short
+    short = folder / "genres" / "rock" / "rock.00002.au"
+    write_tone(short, frequency=220.0, seconds=1.0)  # 41 frames, less than one excerpt
+    config = _config(synth_root, tmp_path, data_dir=str(folder), approaches=["RBF-SL"], excerpt_length=100)
+    table = run_experiment(config)
+    report = json.loads((tmp_path / "results" / "tiny" / "metadata.json").read_text())["load_report"]
+    assert report["indexed"] == 30 and report["used"] == 29
+    assert [what for what, _ in report["skipped"]] == [str(truncated)]
+    assert report["padded"] == ["rock.00002"]
+    assert set(table.fold) == {0, 1}
+
+
+def test_fixed_split_protocol(synth_root, tmp_path):
+    config = _config(
+        synth_root,
+        tmp_path,
+        dataset="mediaeval2013",
+        protocol="split",
+        train_splits=["development"],
+        test_split="evaluation",
+        approaches=["RBF-SL", "NN"],
+    )
+    table = run_experiment(config)
+    assert set(table.protocol) == {"split"} and set(table.fold) == {0}
+    assert set(table[table.metric == "pearson_r"].target) == {"valence", "arousal", "mean"}
+    with pytest.raises(ParameterError, match="validation"):
+        run_experiment(config.replace(name="other", test_split="validation"))

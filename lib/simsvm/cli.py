@@ -1,7 +1,7 @@
 """The ``simsvm`` command.
 
-simsvm run parameters/quick-gtzan.yaml [--set epochs=20 --set folds=3]
-simsvm data synth --out data/synth [--clips-per-class 16 --duration 10 --seed 0]
+simsvm run parameters/demo-gtzan.yaml [--set epochs=20 --set folds=3]
+simsvm data synth --out data/synth [--clips-per-class 30 --duration 8 --seed 0]
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .datasets.synthetic import GENERATORS
+
     parser = argparse.ArgumentParser(prog="simsvm", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one experiment from a YAML parameter file")
@@ -75,9 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
     synth = data.add_parser("synth", help="write generated datasets in the real layouts")
     synth.add_argument("--out", required=True, help="folder; each dataset goes to <out>/<key>/")
-    synth.add_argument("--datasets", nargs="+", default=["gtzan", "emotify"])
-    synth.add_argument("--clips-per-class", type=int, default=16)
-    synth.add_argument("--duration", type=float, default=10.0, help="seconds per clip")
+    synth.add_argument("--datasets", nargs="+", default=list(GENERATORS), help="default: all five")
+    synth.add_argument("--clips-per-class", type=int, default=30, help="the one size knob (see README)")
+    synth.add_argument("--duration", type=float, default=8.0, help="seconds per clip")
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=_synth)
     return parser

@@ -30,7 +30,7 @@ _CHOICES = {
     "normalisation": ("dataset", "train_only"),
     "svm_kernel": ("rbf", "cosine", "poly"),
     "backend": ("serial", "processes"),
-    "protocol": ("cv",),
+    "protocol": ("cv", "split"),
 }
 
 
@@ -45,9 +45,12 @@ class ExperimentConfig:
     name: str
     dataset: str
     data_dir: str
+    dataset_options: dict[str, Any] = field(default_factory=dict)
     protocol: str = "cv"
     approaches: list[str] = field(default_factory=lambda: list(APPROACHES))
     folds: int = 10
+    train_splits: list[str] = field(default_factory=lambda: ["train"])
+    test_split: str = "test"
     seed: int = 0
     # frames (DESIGN.md section 1)
     sample_rate: int = 22050
@@ -177,6 +180,10 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
             return None
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
         return _coerce(key, value, inner)
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ParameterError(f"{key}: expected a mapping of names to values, got {value!r}")
+        return dict(value)
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ParameterError(f"{key}: expected a list, got {value!r}")
@@ -193,6 +200,6 @@ def _coerce(key: str, value: Any, hint: Any) -> Any:
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-    elif isinstance(value, hint):
+    elif hint is Any or isinstance(value, hint):
         return value
     raise ParameterError(f"{key}: expected {hint.__name__}, got {value!r} ({type(value).__name__})")

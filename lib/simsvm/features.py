@@ -92,7 +92,9 @@ def extract_frames(path: str | os.PathLike, *, params: FrameParameters = FramePa
             warnings.simplefilter("ignore")
             audio, _ = librosa.load(path, sr=params.sample_rate, mono=True)
     except Exception as error:  # decoders raise many unrelated types
-        raise DataError(f"cannot decode audio file {path}: {error}") from error
+        raise DataError(
+            f"cannot decode audio file {path}: {type(error).__name__} {error}".rstrip()
+        ) from error
     if audio.size == 0:
         raise DataError(f"audio file {path} holds no samples")
     mel = librosa.feature.melspectrogram(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -19,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from sklearn.model_selection import KFold, StratifiedKFold
 from tqdm.auto import tqdm
 
 from . import __version__
-from ._io import write_json_atomic, write_text_atomic
+from ._io import write_json_atomic
 from .backends import Backend, make_backend
 from .config import ExperimentConfig
 from .datasets import Dataset, load_dataset
@@ -32,7 +30,7 @@ from .evaluation import METRICS, score_network_outputs, score_svm
 from .exceptions import DataError, ParameterError
 from .features import FrameParameters, Normaliser, load_frames
 from .kernels import Kernel, make_kernel
-from .results import finished_jobs, merge_jobs, write_job
+from .results import finished_jobs, git_commit, merge_jobs, open_run_dir, write_job
 from .training import Snapshot, TrainingData, TrainingSpec, train_set
 
 __all__ = ["APPROACH_NETWORKS", "FoldEvaluator", "cv_folds", "job_seed", "plan_jobs", "run_experiment"]
@@ -73,6 +71,29 @@ def cv_folds(
     return [(np.sort(train), np.sort(test)) for train, test in split]
 
 
+def fixed_split(dataset: Dataset, *, train: list[str], test: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` indices from the dataset's named splits (e.g. MediaEval's development/evaluation)."""
+    names = [*train, test]
+    missing = [name for name in names if name not in dataset.splits]
+    if missing:
+        offered = sorted(dataset.splits) or "none (see the loader's options, e.g. gtzan's split_dir)"
+        raise ParameterError(f"split: {dataset.key} has no split {missing}; it offers {offered}")
+    if test in train:
+        raise ParameterError(f"split: test split {test!r} is also a training split")
+    train_indices = np.unique(np.concatenate([np.asarray(dataset.splits[name], dtype=int) for name in train]))
+    test_indices = np.unique(np.asarray(dataset.splits[test], dtype=int))
+    if np.intersect1d(train_indices, test_indices).size:
+        raise DataError(f"{dataset.key}: splits {train} and {test!r} share tracks")
+    return train_indices, test_indices
+
+
+def partitions(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``(train, test)`` partitions of the configured protocol, one per fold or split."""
+    if config.protocol == "split":
+        return [fixed_split(dataset, train=config.train_splits, test=config.test_split)]
+    return cv_folds(dataset.targets, task=dataset.task, n_folds=config.folds, seed=config.seed)
+
+
 def job_seed(seed: int, fold: int, network: str) -> int:
     """The seed of one network on one fold, derived from the run's seed."""
     return int(np.random.SeedSequence([seed, fold, _NETWORK_IDS[network]]).generate_state(1)[0])
@@ -86,6 +107,7 @@ class FoldEvaluator:
     """
 
     dataset: str
+    protocol: str
     task: str
     target_names: tuple[str, ...]
     approaches: tuple[str, ...]
@@ -129,7 +151,7 @@ class FoldEvaluator:
         return {
             "dataset": self.dataset,
             "approach": approach,
-            "protocol": "cv",
+            "protocol": self.protocol,
             "fold": self.fold,
             "epoch": epoch,
             "target": target,
@@ -157,8 +179,7 @@ def plan_jobs(
         config.svm_kernel, gamma=config.svm_gamma, degree=config.poly_degree, offset=config.poly_offset
     )
     jobs = []
-    folds = cv_folds(dataset.targets, task=dataset.task, n_folds=config.folds, seed=config.seed)
-    for fold, (train, test) in enumerate(folds):
+    for fold, (train, test) in enumerate(partitions(config, dataset)):
         fold_normaliser = normaliser or Normaliser().fit(data.frames, train)
         for network in networks:
             seed = job_seed(config.seed, fold, network)
@@ -182,6 +203,7 @@ def plan_jobs(
             )
             evaluator = FoldEvaluator(
                 dataset=dataset.key,
+                protocol=config.protocol,
                 task=dataset.task,
                 target_names=dataset.target_names,
                 approaches=tuple(a for a in config.approaches if APPROACH_NETWORKS[a] == network),
@@ -197,49 +219,28 @@ def plan_jobs(
     return jobs
 
 
-def _git_commit() -> str:
-    source = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
+def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]:
+    """Load the dataset and its frames, and say what was read, skipped and padded.
 
+    Unreadable audio is skipped and reported (or fatal with ``skip_unreadable: false``); files
+    shorter than one excerpt are zero-padded in training and reported.
 
-def _claim_run_dir(config: ExperimentConfig) -> Path:
-    """Create the run folder, or check that an existing one holds the same experiment."""
-    run_dir = config.run_dir
-    saved = run_dir / "parameters.yaml"
-    if saved.is_file():
-        previous = yaml.safe_load(saved.read_text()) or {}
-        previous = {k: v for k, v in previous.items() if k in config.scientific_dict()}
-        changed = sorted(k for k, v in config.scientific_dict().items() if previous.get(k) != v)
-        if changed:
-            raise ParameterError(
-                f"{run_dir} holds a run of '{config.name}' with other values of {changed}; "
-                f"choose another name or delete that folder"
-            )
-    write_text_atomic(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
-    return run_dir
-
-
-def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, list[tuple[str, str]]]:
-    """Load the dataset and its frames; unreadable files are skipped (and reported) or fatal."""
+    Returns
+    -------
+    dataset : Dataset
+        The tracks that have frames.
+    data : TrainingData
+    report : dict
+        ``indexed`` (tracks the loader found), ``used``, ``skipped`` (what and why), ``padded``
+        (track ids shorter than ``excerpt_length`` frames).
+    """
     if not Path(config.data_dir).is_dir():
         raise DataError(
             f"data_dir: {config.data_dir} does not exist (generated data: "
             f"`simsvm data synth --out {Path(config.data_dir).parent}`)"
         )
-    dataset = load_dataset(config.dataset, config.data_dir)
+    dataset = load_dataset(config.dataset, config.data_dir, **config.dataset_options)
+    indexed = len(dataset)
     params = FrameParameters(
         sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels
     )
@@ -255,15 +256,22 @@ def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, list[
         bad = {i for i, _ in unreadable}
         dataset = dataset.subset([i for i in range(len(dataset)) if i not in bad])
         dataset.skipped = skipped
-    short = int(np.sum(frames.lengths < config.excerpt_length))
-    if short:
+    padded = [dataset.track_ids[i] for i in np.flatnonzero(frames.lengths < config.excerpt_length)]
+    for what, why in skipped:
+        log.warning("%s: skipped %s (%s)", config.dataset, what, why)
+    if padded:
         log.warning(
-            "%d file(s) shorter than %d frames are zero-padded in training", short, config.excerpt_length
+            "%s: %d file(s) shorter than %d frames are zero-padded in training: %s",
+            config.dataset,
+            len(padded),
+            config.excerpt_length,
+            ", ".join(padded[:5]),
         )
     data = TrainingData(
         frames=frames, targets=dataset.targets, annotations=dataset.annotations(), task=dataset.task
     )
-    return dataset, data, skipped
+    report = {"indexed": indexed, "used": len(dataset), "skipped": skipped, "padded": padded}
+    return dataset, data, report
 
 
 def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
@@ -273,8 +281,8 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
     with the same parameters resumes: finished jobs are not recomputed.
     """
     started = time.time()
-    run_dir = _claim_run_dir(config)
-    dataset, data, skipped = prepare_data(config)
+    run_dir = open_run_dir(config)
+    dataset, data, load_report = prepare_data(config)
     normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
     jobs = plan_jobs(config, dataset, data, normaliser)
     done = finished_jobs(run_dir)
@@ -284,7 +292,7 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
     session = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "finished": None,
-        "git_commit": _git_commit(),
+        "git_commit": git_commit(),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
     }
@@ -293,8 +301,7 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "dataset": dataset.describe(),
-        "n_files": len(dataset),
-        "skipped": skipped,
+        "load_report": load_report,
         "fold_seed": config.seed,
         "seeds": {name: spec.seed for name, spec, _ in jobs},
         "jobs": len(jobs),

@@ -14,15 +14,27 @@ and the merged table can hold neither duplicates nor half a job.
 from __future__ import annotations
 
 import io
+import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
 from ._io import write_text_atomic
-from .exceptions import DataError
+from .config import ExperimentConfig
+from .exceptions import DataError, ParameterError
 
-__all__ = ["COLUMNS", "RESULTS_FILE", "finished_jobs", "load_results", "merge_jobs", "write_job"]
+__all__ = [
+    "COLUMNS",
+    "RESULTS_FILE",
+    "finished_jobs",
+    "git_commit",
+    "load_results",
+    "merge_jobs",
+    "open_run_dir",
+    "write_job",
+]
 
 COLUMNS = ("dataset", "approach", "protocol", "fold", "epoch", "target", "metric", "value", "seed")
 RESULTS_FILE = "results.csv"
@@ -70,3 +82,39 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"no results table at {path}; has the run finished?")
     return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
+
+
+def git_commit() -> str:
+    """The commit of the simsvm source tree, with ``-dirty`` when it has local changes."""
+    source = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "."],
+            cwd=source,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("-dirty" if dirty else "")
+
+
+def open_run_dir(config: ExperimentConfig) -> Path:
+    """Create the run folder, or check that an existing one holds the same experiment."""
+    run_dir = config.run_dir
+    saved = run_dir / "parameters.yaml"
+    if saved.is_file():
+        previous = yaml.safe_load(saved.read_text()) or {}
+        previous = {k: v for k, v in previous.items() if k in config.scientific_dict()}
+        changed = sorted(k for k, v in config.scientific_dict().items() if previous.get(k) != v)
+        if changed:
+            raise ParameterError(
+                f"{run_dir} holds a run of '{config.name}' with other values of {changed}; "
+                f"choose another name or delete that folder"
+            )
+    write_text_atomic(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return run_dir

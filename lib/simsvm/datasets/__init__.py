@@ -6,16 +6,23 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from types import ModuleType
 
 from ..exceptions import DataError, ParameterError
-from . import emotify, gtzan
+from . import ballroom, emotify, gtzan, lastfm, mediaeval2013
 from ._base import TASKS, Dataset
 
-__all__ = ["REGISTRY", "TASKS", "Dataset", "load_dataset"]
+__all__ = ["REGISTRY", "TASKS", "Dataset", "dataset_options", "load_dataset"]
 
-REGISTRY: dict[str, ModuleType] = {"gtzan": gtzan, "emotify": emotify}
+REGISTRY: dict[str, ModuleType] = {
+    "lastfm": lastfm,
+    "emotify": emotify,
+    "mediaeval2013": mediaeval2013,
+    "gtzan": gtzan,
+    "ballroom": ballroom,
+}
 
 
 def load_dataset(key: str, data_dir: str | Path, **options) -> Dataset:
@@ -30,12 +37,17 @@ def load_dataset(key: str, data_dir: str | Path, **options) -> Dataset:
     """
     if key not in REGISTRY:
         raise ParameterError(f"unknown dataset {key!r}; choose one of {sorted(REGISTRY)}")
+    known = dataset_options(key)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ParameterError(f"dataset_options: {unknown} not known for {key}; it takes {known or 'none'}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{key}: data folder {data_dir} does not exist")
-    try:
-        return REGISTRY[key].load(data_dir, **options)
-    except TypeError as error:
-        if "unexpected keyword" in str(error):
-            raise ParameterError(f"{key}: unknown dataset option in {sorted(options)}") from error
-        raise
+    return REGISTRY[key].load(data_dir, **options)
+
+
+def dataset_options(key: str) -> list[str]:
+    """Names of the keyword options of dataset ``key``'s loader."""
+    parameters = inspect.signature(REGISTRY[key].load).parameters.values()
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]

@@ -36,6 +36,9 @@ class Dataset:
         The folder the loader read.
     skipped : list of (str, str)
         What the loader left out and why (unreadable or unannotated files, ...).
+    splits : dict of str to list of int
+        Named fixed partitions that come with the dataset (e.g. MediaEval 2013's development and
+        evaluation sets), as indices into the tracks; empty when the dataset has none.
     """
 
     key: str
@@ -46,6 +49,7 @@ class Dataset:
     targets: np.ndarray
     root: Path
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    splits: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -78,8 +82,9 @@ class Dataset:
         return np.asarray(self.targets, dtype=np.float64)
 
     def subset(self, indices: Sequence[int]) -> Dataset:
-        """The tracks at ``indices``, in that order (the skipped list is kept)."""
-        indices = list(indices)
+        """The tracks at ``indices``, in that order; splits are renumbered, the skipped list kept."""
+        indices = [int(i) for i in indices]
+        position = {old: new for new, old in enumerate(indices)}
         return Dataset(
             key=self.key,
             task=self.task,
@@ -89,6 +94,9 @@ class Dataset:
             targets=self.targets[indices],
             root=self.root,
             skipped=list(self.skipped),
+            splits={
+                name: [position[i] for i in members if i in position] for name, members in self.splits.items()
+            },
         )
 
     def describe(self) -> str:

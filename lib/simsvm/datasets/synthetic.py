@@ -1,24 +1,10 @@
 """Deterministic generated datasets in the real datasets' on-disk layouts.
 
-Each clip is rendered (NumPy only) from hidden musical attributes; the labels are functions of
-those attributes, so they are learnable from audio but not from a single spectrum: tempo and
-metre live in the time structure, mode in which third sounds over the bass, and within-class
-spread makes neighbouring classes overlap.
-
-===========  ================================================================================
-attribute    what it changes in the audio
-===========  ================================================================================
-tempo        beats per minute (note onsets, accents, percussion)
-metre        beats per bar, 3 or 4 (accented downbeat, bass and chord change per bar)
-brightness   spectral slope of the harmonics (0 dull .. 1 bright)
-register     pitch of melody and chords (0 low .. 1 high)
-major        1 major / 0 minor third in chords and melody scale
-loudness     RMS level (0 = -34 dBFS .. 1 = -8 dBFS)
-noisiness    level of noise floor and unpitched percussion
-===========  ================================================================================
-
-The attributes of every clip are written beside the data (``attributes.csv``), which the loaders
-ignore; they are the ground truth when a result looks odd.
+Clips come from :mod:`simsvm.datasets._render`: music-like signals whose hidden attributes (tempo,
+metre, brightness, register, mode, loudness, noisiness) drive the labels, so that the labels are
+learnable from audio but not from a mean spectrum alone.  The attributes of every clip are written
+beside the data (``attributes.csv``), which the loaders ignore; they are the ground truth when a
+result looks odd.
 """
 
 from __future__ import annotations
@@ -27,7 +13,6 @@ import csv
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,145 +20,35 @@ from tqdm.auto import tqdm
 
 from .._io import atomic_write, write_json_atomic
 from ..exceptions import ParameterError
-from . import emotify, gtzan
+from . import ballroom, emotify, gtzan, lastfm
+from ._render import Attributes, prototype, render_clip, sample_attributes, write_audio, write_rows
 
-__all__ = ["ATTRIBUTES", "GENERATORS", "Attributes", "generate", "render_clip"]
+__all__ = ["GENERATORS", "generate"]
 
-ATTRIBUTES = ("tempo", "metre", "brightness", "register", "major", "loudness", "noisiness")
-_MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
-_MINOR_SCALE = np.array([0, 2, 3, 5, 7, 8, 10])
 _STAMP = ".synthetic.json"
-_TABLE_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class Attributes:
-    tempo: float
-    metre: int
-    brightness: float
-    register: float
-    major: int
-    loudness: float
-    noisiness: float
-
-
-def _midi_to_hz(midi: np.ndarray | float) -> np.ndarray | float:
-    return 440.0 * 2.0 ** ((np.asarray(midi) - 69.0) / 12.0)
-
-
-def _tone(midi: float, length: int, sample_rate: int, brightness: float, decay_s: float) -> np.ndarray:
-    """A harmonic tone with a 5 ms attack and exponential decay.
-
-    One period is tabulated and read at the note's phase, which is far cheaper than summing a
-    sine per harmonic over the whole note.
-    """
-    fundamental = float(_midi_to_hz(midi))
-    harmonics = np.arange(1, 13)
-    harmonics = harmonics[harmonics * fundamental < 0.45 * sample_rate]
-    weights = harmonics ** -(2.6 - 2.2 * brightness)
-    table_phase = np.arange(_TABLE_SIZE) / _TABLE_SIZE
-    table = np.sin(2 * np.pi * np.outer(table_phase, harmonics)) @ weights
-    t = np.arange(length) / sample_rate
-    index = (np.mod(fundamental * t, 1.0) * _TABLE_SIZE).astype(np.int64)
-    envelope = np.minimum(t / 0.005, 1.0) * np.exp(-t / decay_s)
-    return table[index] * envelope
-
-
-def _add(buffer: np.ndarray, start: int, signal: np.ndarray) -> None:
-    end = min(buffer.size, start + signal.size)
-    if end > start:
-        buffer[start:end] += signal[: end - start]
-
-
-def render_clip(
-    attributes: Attributes, *, duration: float, sample_rate: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Render one clip, shape ``(round(duration * sample_rate),)``, float32 in [-1, 1]."""
-    n = round(duration * sample_rate)
-    music = np.zeros(n)
-    percussion = np.zeros(n)
-    beat = 60.0 / attributes.tempo
-    scale = _MAJOR_SCALE if attributes.major else _MINOR_SCALE
-    root = 40 + 30 * attributes.register + rng.integers(0, 12)
-    degree = int(rng.integers(0, 7))
-    offset = rng.uniform(0, beat)
-    n_beats = int((duration - offset) / beat) + 1
-    for index in range(n_beats):
-        start = int((offset + index * beat) * sample_rate)
-        downbeat = index % attributes.metre == 0
-        if downbeat:  # bass and chord (root, third, fifth) for the whole bar
-            bar = int(attributes.metre * beat * sample_rate)
-            _add(music, start, 0.9 * _tone(root - 12, bar, sample_rate, attributes.brightness, 1.5 * beat))
-            for step in (0, 2, 4):
-                _add(
-                    music,
-                    start,
-                    0.25 * _tone(root + scale[step], bar, sample_rate, attributes.brightness, 2.0 * beat),
-                )
-        degree = int(np.clip(degree + rng.integers(-2, 3), 0, 13))
-        pitch = root + 12 + 12 * (degree // 7) + scale[degree % 7]
-        accent = 1.6 if downbeat else 1.0
-        note = int(0.9 * beat * sample_rate)
-        _add(music, start, 0.5 * accent * _tone(pitch, note, sample_rate, attributes.brightness, 0.4 * beat))
-        hit = int(0.08 * sample_rate)
-        decay = np.exp(-np.arange(hit) / (0.015 * sample_rate))
-        burst = rng.standard_normal(hit) * decay
-        if downbeat:  # a low thump: noise smoothed by a short moving average
-            burst = np.convolve(burst, np.ones(24) / 6.0, mode="same")
-        _add(percussion, start, accent * burst)
-    noise_floor = rng.standard_normal(n)
-    signal = (
-        music / (np.std(music) + 1e-9)
-        + (0.15 + 1.2 * attributes.noisiness) * percussion / (np.std(percussion) + 1e-9)
-        + 0.25 * attributes.noisiness * noise_floor
-    )
-    level = 10.0 ** ((-34.0 + 26.0 * attributes.loudness) / 20.0)
-    signal *= level / (np.sqrt(np.mean(signal**2)) + 1e-12)
-    return np.clip(signal, -1.0, 1.0).astype(np.float32)
-
-
-def _sample_attributes(
-    prototype: dict, spread: float, rng: np.random.Generator, *, tempo_spread: float = 8.0
-) -> Attributes:
-    """Attributes of one clip: the prototype plus Gaussian spread (tempo spread in BPM)."""
-
-    def unit(name: str) -> float:
-        return float(np.clip(prototype[name] + spread * rng.standard_normal(), 0.0, 1.0))
-
-    metre = prototype["metre"] if rng.random() < 0.85 else 7 - prototype["metre"]
-    return Attributes(
-        tempo=float(np.clip(prototype["tempo"] + tempo_spread * rng.standard_normal(), 50, 200)),
-        metre=int(metre),
-        brightness=unit("brightness"),
-        register=unit("register"),
-        major=int(rng.random() < prototype["major"]),
-        loudness=unit("loudness"),
-        noisiness=unit("noisiness"),
-    )
-
-
-def _write_audio(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """Write ``audio`` in the format of ``path``'s suffix; mp3 falls back to wav without an encoder."""
-    import soundfile
-
-    if path.suffix == ".mp3" and "MP3" not in soundfile.available_formats():
-        path = path.with_suffix(".wav")
-    subtype = "PCM_16" if path.suffix in (".au", ".wav") else None
-    atomic_write(
-        path,
-        lambda tmp: soundfile.write(tmp, audio, sample_rate, subtype=subtype, format=path.suffix[1:].upper()),
-    )
-    return path
-
-
-def _write_attributes(path: Path, rows: list[dict]) -> None:
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(path, write)
+def _render_set(
+    out_dir: Path,
+    clips: list[tuple[str, dict, float, float]],
+    *,
+    sample_rate: int,
+    duration: float,
+    rng: np.random.Generator,
+    progress: bool,
+) -> list[tuple[Path, Attributes]]:
+    """Render ``(relative path, prototype, spread, tempo spread)`` clips; record their attributes."""
+    written, rows = [], []
+    for relative, proto, spread, tempo_spread in tqdm(
+        clips, desc=out_dir.name, unit="clip", disable=not progress
+    ):
+        attributes = sample_attributes(proto, spread, rng, tempo_spread=tempo_spread)
+        audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
+        path = write_audio(out_dir / relative, audio, sample_rate)
+        written.append((path, attributes))
+        rows.append({"file": path.relative_to(out_dir).as_posix(), **attributes.__dict__})
+    write_rows(out_dir / "attributes.csv", rows)
+    return written
 
 
 # Genre prototypes: (tempo BPM, metre, brightness, register, P(major), loudness, noisiness).
@@ -191,23 +66,16 @@ _GTZAN_PROTOTYPES = {
 }
 
 
-def _prototype(values: tuple) -> dict:
-    return dict(zip(ATTRIBUTES, values, strict=True))
-
-
 def generate_gtzan(
     out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
 ) -> None:
     """GTZAN's original layout: ``genres/<genre>/<genre>.000NN.au``, 22050 Hz mono."""
-    sample_rate = 22050
-    rows = []
-    jobs = [(folder, n) for folder in gtzan.FOLDERS for n in range(clips_per_class)]
-    for folder, number in tqdm(jobs, desc="gtzan", unit="clip", disable=not progress):
-        attributes = _sample_attributes(_prototype(_GTZAN_PROTOTYPES[folder]), 0.16, rng)
-        audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
-        path = _write_audio(out_dir / "genres" / folder / f"{folder}.{number:05d}.au", audio, sample_rate)
-        rows.append({"file": str(path.relative_to(out_dir)), **attributes.__dict__})
-    _write_attributes(out_dir / "attributes.csv", rows)
+    clips = [
+        (f"genres/{folder}/{folder}.{n:05d}.au", prototype(_GTZAN_PROTOTYPES[folder]), 0.16, 8.0)
+        for folder in gtzan.FOLDERS
+        for n in range(clips_per_class)
+    ]
+    _render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
 
 
 _EMOTIFY_PROTOTYPES = {
@@ -254,16 +122,17 @@ def generate_emotify(
     out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
 ) -> None:
     """Emotify's layout: ``emotifymusic/<genre>/<n>.mp3`` (44.1 kHz) and per-response ``data.csv``."""
-    sample_rate = 44100
-    attribute_rows, responses = [], []
-    jobs = [(g, n) for g in range(len(emotify.GENRES)) for n in range(1, clips_per_class + 1)]
-    for genre_index, number in tqdm(jobs, desc="emotify", unit="clip", disable=not progress):
-        genre = emotify.GENRES[genre_index]
-        track_id = 100 * genre_index + number
-        attributes = _sample_attributes(_prototype(_EMOTIFY_PROTOTYPES[genre]), 0.22, rng, tempo_spread=16.0)
-        audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
-        path = _write_audio(out_dir / "emotifymusic" / genre / f"{number}.mp3", audio, sample_rate)
-        attribute_rows.append({"file": str(path.relative_to(out_dir)), **attributes.__dict__})
+    numbers = range(1, clips_per_class + 1)
+    clips = [
+        (f"emotifymusic/{genre}/{n}.mp3", prototype(_EMOTIFY_PROTOTYPES[genre]), 0.22, 16.0)
+        for genre in emotify.GENRES
+        for n in numbers
+    ]
+    written = _render_set(out_dir, clips, sample_rate=44100, duration=duration, rng=rng, progress=progress)
+    responses = []
+    for (_path, attributes), (genre_index, number) in zip(
+        written, [(g, n) for g in range(len(emotify.GENRES)) for n in numbers], strict=True
+    ):
         probabilities = _emotion_probabilities(attributes)
         for _ in range(int(rng.integers(11, 60))):  # listeners per track, as in the real set
             marks = (rng.random(len(probabilities)) < probabilities).astype(int)
@@ -275,7 +144,7 @@ def generate_emotify(
                 int(rng.integers(0, 2)),
                 "English",
             ]
-            responses.append([track_id, genre, *marks, *other])
+            responses.append([100 * genre_index + number, emotify.GENRES[genre_index], *marks, *other])
 
     def write_csv(tmp: Path) -> None:
         with tmp.open("w", newline="") as handle:
@@ -285,16 +154,159 @@ def generate_emotify(
             writer.writerows(responses)
 
     atomic_write(out_dir / "data.csv", write_csv)
-    _write_attributes(out_dir / "attributes.csv", attribute_rows)
 
 
-GENERATORS: dict[str, Callable[..., None]] = {"gtzan": generate_gtzan, "emotify": generate_emotify}
+# Dance prototypes: tempo and metre carry the class; the three Rumbas differ only slightly.
+_BALLROOM_PROTOTYPES = {
+    "ChaChaCha": (120, 4, 0.55, 0.50, 0.7, 0.60, 0.45),
+    "Jive": (168, 4, 0.65, 0.55, 0.8, 0.70, 0.40),
+    "Quickstep": (200, 4, 0.60, 0.60, 0.8, 0.65, 0.30),
+    "Rumba-American": (104, 4, 0.45, 0.45, 0.5, 0.50, 0.35),
+    "Rumba-International": (100, 4, 0.45, 0.45, 0.5, 0.45, 0.35),
+    "Rumba-Misc": (98, 4, 0.50, 0.45, 0.5, 0.50, 0.40),
+    "Samba": (100, 4, 0.60, 0.50, 0.7, 0.65, 0.65),
+    "Tango": (128, 4, 0.55, 0.40, 0.3, 0.70, 0.30),
+    "VienneseWaltz": (174, 3, 0.50, 0.55, 0.7, 0.55, 0.20),
+    "Waltz": (87, 3, 0.40, 0.55, 0.7, 0.40, 0.15),
+}
+
+
+def generate_ballroom(
+    out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
+) -> None:
+    """Ballroom's layout: ``BallroomData/<Dance>/<file>.wav``, ``allBallroomFiles`` and macOS ``._`` files.
+
+    ChaChaCha's first two files are the same recording under two names, like the real set's
+    replicated ``Albums-Latin_Jam-06`` / ``Albums-Latin_Jam-15``.
+    """
+    root = out_dir / "BallroomData"
+    clips = []
+    for dance in ballroom.DANCES:
+        for n in range(clips_per_class):
+            name = f"Albums-Synth_{dance.replace('-', '_')}-{n + 1:02d}"
+            if dance == "ChaChaCha" and n < 2:
+                name = ("Albums-Latin_Jam-06", "Albums-Latin_Jam-15")[n]
+            clips.append(
+                (f"BallroomData/{dance}/{name}.wav", prototype(_BALLROOM_PROTOTYPES[dance]), 0.12, 4.0)
+            )
+    written = _render_set(
+        out_dir, clips[:1] + clips[2:], sample_rate=22050, duration=duration, rng=rng, progress=progress
+    )
+    replica = root / "ChaChaCha" / "Albums-Latin_Jam-15.wav"
+    atomic_write(replica, lambda tmp: tmp.write_bytes(written[0][0].read_bytes()))
+    (root / "ChaChaCha" / "._Albums-Latin_Jam-06.wav").write_bytes(b"\x00\x05\x16\x07 macOS resource fork")
+    listing = sorted(
+        f"./{p.relative_to(root).as_posix()}" for p in root.rglob("*.wav") if not p.name.startswith(".")
+    )
+    atomic_write(root / "allBallroomFiles", lambda tmp: tmp.write_text("\n".join(listing) + "\n"))
+
+
+def _valence_arousal(attributes: Attributes) -> tuple[float, float]:
+    """Latent valence and arousal (about -1.5..1.5) of a clip, from its attributes."""
+    tempo = (attributes.tempo - 110.0) / 60.0
+    valence = (
+        1.6 * (attributes.major - 0.5)
+        + 0.8 * tempo
+        + 0.8 * (attributes.brightness - 0.5)
+        - 0.6 * (attributes.noisiness - 0.5)
+    )
+    arousal = (
+        1.6 * tempo
+        + 1.2 * (attributes.loudness - 0.5)
+        + 1.0 * (attributes.noisiness - 0.5)
+        + 0.4 * (attributes.brightness - 0.5)
+    )
+    return valence, arousal
+
+
+_SONG_PROTOTYPE = (110, 4, 0.5, 0.5, 0.5, 0.5, 0.4)
+_GENRES_1000_SONGS = ("Blues", "Classical", "Country", "Electronic", "Folk", "Jazz", "Pop", "Rock")
+
+
+def generate_mediaeval2013(
+    out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
+) -> None:
+    """MediaEval 2013's layout: ``clips_45seconds/<id>.mp3``, static annotations and songs info.
+
+    ``4 * clips_per_class`` songs with ids drawn from 2..1000 (gaps, like the released 744).
+    Ratings are means of ten simulated raters on the 1..9 scale.
+    """
+    song_ids = np.sort(rng.choice(np.arange(2, 1001), size=4 * clips_per_class, replace=False))
+    clips = [(f"clips_45seconds/{song}.mp3", prototype(_SONG_PROTOTYPE), 0.25, 25.0) for song in song_ids]
+    written = _render_set(out_dir, clips, sample_rate=44100, duration=duration, rng=rng, progress=progress)
+    annotations, info = [], []
+    development = round(0.8 * len(song_ids))
+    for position, (song, (_path, attributes)) in enumerate(zip(song_ids, written, strict=True)):
+        ratings = [
+            np.clip(5.0 + 2.2 * latent + rng.normal(0.0, 1.2, size=10), 1.0, 9.0)
+            for latent in _valence_arousal(attributes)
+        ]
+        valence, arousal = ratings
+        annotations.append(
+            f"{song},{arousal.mean():.2f},{arousal.std():.2f},{valence.mean():.2f},{valence.std():.2f}"
+        )
+        genre = _GENRES_1000_SONGS[int(rng.integers(len(_GENRES_1000_SONGS)))]
+        split = "development" if position < development else "evaluation"
+        # Text fields of the real songs_info.csv carry stray tabs.
+        info.append(
+            f"{song},{song}.mp3,\tSynth Artist {song}\t,\tSong {song}\t,0.30,1.15,\t{genre}\t,{split}"
+        )
+    annotations_dir = out_dir / "annotations"
+    header = "song_id, mean_arousal, std_arousal, mean_valence, std_valence"
+    atomic_write(
+        annotations_dir / "static_annotations.csv",
+        lambda tmp: tmp.write_text("\n".join([header, *annotations]) + "\n"),
+    )
+    info_header = (
+        "song_id,file_name,Artist,Song title,start of the segment (min.sec),"
+        "end of the segment (min.sec),Genre,Mediaeval 2013 set"
+    )
+    atomic_write(
+        annotations_dir / "songs_info.csv", lambda tmp: tmp.write_text("\n".join([info_header, *info]) + "\n")
+    )
+
+
+# Mood prototypes in the valence/arousal quadrants.
+_LASTFM_PROTOTYPES = {
+    "happy": (135, 4, 0.65, 0.60, 0.9, 0.65, 0.30),
+    "sad": (78, 3, 0.35, 0.40, 0.1, 0.30, 0.15),
+    "angry": (145, 4, 0.75, 0.35, 0.2, 0.85, 0.75),
+    "relaxed": (85, 4, 0.40, 0.55, 0.8, 0.30, 0.10),
+}
+_LASTFM_LABEL_NOISE = 0.15  # social tags are noisy annotations
+
+
+def generate_lastfm(
+    out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
+) -> None:
+    """A label list ``labels.csv`` (file,label) beside ``audio/<n>.mp3``; 15 % of labels are wrong."""
+    clips, labels = [], []
+    for mood in lastfm.MOODS:
+        for _ in range(clips_per_class):
+            clips.append((f"audio/{len(clips) + 1:05d}.mp3", prototype(_LASTFM_PROTOTYPES[mood]), 0.20, 15.0))
+            noisy = rng.random() < _LASTFM_LABEL_NOISE
+            labels.append(lastfm.MOODS[int(rng.integers(4))] if noisy else mood)
+    written = _render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
+    lines = ["file,label"] + [
+        f"{path.relative_to(out_dir).as_posix()},{label}"
+        for (path, _), label in zip(written, labels, strict=True)
+    ]
+    atomic_write(out_dir / "labels.csv", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+
+
+GENERATORS: dict[str, Callable[..., None]] = {
+    "lastfm": generate_lastfm,
+    "emotify": generate_emotify,
+    "mediaeval2013": generate_mediaeval2013,
+    "gtzan": generate_gtzan,
+    "ballroom": generate_ballroom,
+}
 
 
 def generate(
     out_dir: str | Path,
     *,
-    datasets: tuple[str, ...] = ("gtzan", "emotify"),
+    datasets: tuple[str, ...] = ("lastfm", "emotify", "mediaeval2013", "gtzan", "ballroom"),
     clips_per_class: int = 20,
     duration: float = 10.0,
     seed: int = 0,
@@ -308,7 +320,8 @@ def generate(
     Parameters
     ----------
     clips_per_class : int
-        Clips per genre (GTZAN) or tracks per genre (Emotify).
+        The one size knob: clips per class (GTZAN genres, Ballroom dances, Lastfm moods), tracks
+        per genre (Emotify), and a quarter of the songs (MediaEval 2013).
     duration : float
         Clip length in seconds; 100-frame excerpts need at least 2.5 s.
     seed : int
@@ -333,7 +346,7 @@ def generate(
             "clips_per_class": clips_per_class,
             "duration": duration,
             "seed": seed,
-            "version": 2,
+            "version": 3,
         }
         stamp = folder / _STAMP
         if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
