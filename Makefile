@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 DATA := data/synth
 
-.PHONY: demo test lint install install-dev clean
+.PHONY: demo test lint lab install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,18 +16,17 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet $(TORCH)
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,notebooks]'
 	touch $@
 
 install: $(VENV)/.installed
 
-DEMO_DATASETS := lastfm emotify mediaeval2013 gtzan ballroom
-
-# The main job: generated data in the five real layouts, then the demo profile of the paper's
-# cross-validation protocol on each (all five approaches).
+# The main job: generated data in the five real layouts, then the batch of demo profiles of the
+# paper's cross-validation protocol (notebooks/experiment.ipynb per dataset, all five approaches)
+# and notebooks/summary.ipynb, which writes figures/.
 demo: install
-	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 30 --duration 8
-	for key in $(DEMO_DATASETS); do $(BIN)/simsvm run parameters/demo-$$key.yaml || exit 1; done
+	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 20 --duration 6
+	$(BIN)/simsvm batch parameters/demo-*.yaml --name demo --figures-dir figures
 
 test: install
 	$(BIN)/python -m pytest
@@ -35,6 +34,11 @@ test: install
 lint: install
 	$(BIN)/ruff check lib tests
 	$(BIN)/ruff format --check lib tests
+
+# JupyterLab with the project's kernel and widgets.
+lab: install
+	$(BIN)/pip install --quiet -e '.[lab]'
+	$(BIN)/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) .cache results data/synth

@@ -1,6 +1,7 @@
 """The ``simsvm`` command.
 
 simsvm run parameters/demo-gtzan.yaml [--set epochs=20 --set folds=3]
+simsvm batch parameters/demo-*.yaml --name demo [--jobs 2]
 simsvm data synth --out data/synth [--clips-per-class 30 --duration 8 --seed 0]
 """
 
@@ -44,6 +45,23 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    report = run_batch(
+        args.parameters,
+        batch=args.name,
+        results_dir=args.results_dir,
+        jobs=args.jobs,
+        summary=not args.no_summary,
+        figures_dir=args.figures_dir,
+        cell_timeout_s=args.cell_timeout,
+        overrides=_parse_overrides(args.set),
+    )
+    print(report.describe())
+    return 1 if report.failed else 0
+
+
 def _synth(args: argparse.Namespace) -> int:
     from .datasets.synthetic import generate
 
@@ -74,6 +92,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one parameter (repeatable); VALUE is read as YAML",
     )
     run.set_defaults(handler=_run)
+    batch = commands.add_parser(
+        "batch", help="run notebooks/experiment.ipynb per parameter file with papermill, then the summary"
+    )
+    batch.add_argument("parameters", nargs="+", help="YAML parameter files")
+    batch.add_argument("--name", default="batch", help="batch folder: <results-dir>/<name>/")
+    batch.add_argument("--jobs", type=int, default=1, help="experiments run side by side")
+    batch.add_argument("--results-dir", default="results")
+    batch.add_argument("--figures-dir", default="figures", help="where the summary writes figures and tables")
+    batch.add_argument("--no-summary", action="store_true", help="skip summary.ipynb")
+    batch.add_argument("--cell-timeout", type=int, default=4 * 3600, help="seconds one notebook cell may run")
+    batch.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter in every file (repeatable)",
+    )
+    batch.set_defaults(handler=_batch)
     data = commands.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
     synth = data.add_parser("synth", help="write generated datasets in the real layouts")
     synth.add_argument("--out", required=True, help="folder; each dataset goes to <out>/<key>/")

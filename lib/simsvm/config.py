@@ -23,7 +23,15 @@ __all__ = ["APPROACHES", "EXECUTION_KEYS", "ExperimentConfig", "load_config"]
 
 APPROACHES = ("NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL")
 # Keys that change how a run is computed but not its numbers; a resumed run may change them.
-EXECUTION_KEYS = ("backend", "workers", "threads_per_worker", "results_dir", "cache_dir", "progress")
+EXECUTION_KEYS = (
+    "backend",
+    "workers",
+    "threads_per_worker",
+    "results_dir",
+    "cache_dir",
+    "progress",
+    "save_features",
+)
 
 _CHOICES = {
     "baseline_loss": ("sse", "cross_entropy"),
@@ -82,6 +90,7 @@ class ExperimentConfig:
     workers: Optional[int] = None  # noqa: UP045 - papermill and get_type_hints read Optional
     threads_per_worker: int = 1
     results_dir: str = "results"
+    save_features: bool = True
     cache_dir: Optional[str] = ".cache/frames"  # noqa: UP045
     progress: bool = True
 
@@ -117,6 +126,11 @@ class ExperimentConfig:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
         if not self.name or "/" in self.name or self.name.startswith("."):
             raise ParameterError(f"name: {self.name!r} must be a plain folder name")
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """Every parameter name, in declaration order (the YAML keys and the notebook's parameters)."""
+        return [item.name for item in dataclasses.fields(cls)]
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "parameters") -> ExperimentConfig:

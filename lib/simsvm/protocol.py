@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.model_selection import KFold, StratifiedKFold
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 
 from . import __version__
 from ._io import write_json_atomic
@@ -30,7 +30,7 @@ from .evaluation import METRICS, score_network_outputs, score_svm
 from .exceptions import DataError, ParameterError
 from .features import FrameParameters, Normaliser, load_frames
 from .kernels import Kernel, make_kernel
-from .results import finished_jobs, git_commit, merge_jobs, open_run_dir, write_job
+from .results import finished_jobs, git_commit, merge_jobs, open_run_dir, write_features, write_job
 from .training import Snapshot, TrainingData, TrainingSpec, train_set
 
 __all__ = ["APPROACH_NETWORKS", "FoldEvaluator", "cv_folds", "job_seed", "plan_jobs", "run_experiment"]
@@ -119,7 +119,8 @@ class FoldEvaluator:
     svm_kernel: Kernel
     svm_c: float
 
-    def __call__(self, snapshot: Snapshot) -> list[dict]:
+    def __call__(self, snapshot: Snapshot) -> tuple[int, list[dict], np.ndarray]:
+        """``(epoch, result rows, features)``: the features travel back to be kept beside the rows."""
         rows = []
         metric = METRICS[self.task]
         for approach in self.approaches:
@@ -145,7 +146,7 @@ class FoldEvaluator:
                 self._row(approach, snapshot.epoch, target, metric, value) for target, value in scores.items()
             ]
             rows.append(self._row(approach, snapshot.epoch, "all", "train_loss", snapshot.train_loss))
-        return rows
+        return snapshot.epoch, rows, snapshot.features
 
     def _row(self, approach: str, epoch: int, target: str, metric: str, value: float) -> dict:
         return {
@@ -322,8 +323,21 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
     results = train_set(
         [spec for _, spec, _ in todo], data, backend=backend, evaluate=[evaluator for _, _, evaluator in todo]
     )
-    for index, snapshot_rows in results:
-        write_job(run_dir, todo[index][0], [row for rows in snapshot_rows for row in rows])
+    for index, evaluated in results:
+        name, spec, _ = todo[index]
+        if config.save_features:
+            write_features(
+                run_dir,
+                name,
+                epochs=[epoch for epoch, _, _ in evaluated],
+                features=np.stack([features for _, _, features in evaluated]),
+                track_ids=[dataset.track_ids[i] for i in spec.eval_indices],
+                annotations=data.annotations[list(spec.eval_indices)],
+                n_train=len(spec.train_indices),
+                task=dataset.task,
+                target_names=dataset.target_names,
+            )
+        write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows])
         bar.update(1)
     bar.close()
     table = merge_jobs(run_dir, [name for name, _, _ in jobs])

@@ -5,6 +5,7 @@ Layout of a run folder ``results/<run>/``::
     parameters.yaml   resolved parameters (every key, defaults filled in)
     metadata.json     library version, git commit, seeds per job, dataset report, timings
     jobs/<job>.csv    rows of one finished job (one network on one fold), written atomically
+    features/<job>.npz  the job's learned features at every evaluated epoch (``save_features``)
     results.csv       all job files merged and sorted, written atomically at the end
 
 A job file exists only once its job finished, so a restarted run skips exactly the finished jobs
@@ -18,10 +19,11 @@ import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from ._io import write_text_atomic
+from ._io import atomic_write, write_text_atomic
 from .config import ExperimentConfig
 from .exceptions import DataError, ParameterError
 
@@ -30,9 +32,11 @@ __all__ = [
     "RESULTS_FILE",
     "finished_jobs",
     "git_commit",
+    "load_features",
     "load_results",
     "merge_jobs",
     "open_run_dir",
+    "write_features",
     "write_job",
 ]
 
@@ -55,6 +59,52 @@ def _csv(table: pd.DataFrame) -> str:
 def write_job(run_dir: str | Path, job: str, rows: Iterable[dict]) -> Path:
     """Write the rows of one finished job atomically."""
     return write_text_atomic(Path(run_dir) / "jobs" / f"{job}.csv", _csv(_table(rows)))
+
+
+def write_features(
+    run_dir: str | Path,
+    job: str,
+    *,
+    epochs: list[int],
+    features: np.ndarray,
+    track_ids: list[str],
+    annotations: np.ndarray,
+    n_train: int,
+    task: str,
+    target_names: tuple[str, ...],
+) -> Path:
+    """Keep a job's snapshots: ``features`` (epochs, files, d) of ``track_ids``, training files first.
+
+    Written before the job's rows, so a finished job always has its features.
+    """
+
+    def write(tmp: Path) -> None:
+        with tmp.open("wb") as handle:
+            np.savez_compressed(
+                handle,
+                epochs=np.asarray(epochs, dtype=np.int64),
+                features=np.asarray(features, dtype=np.float32),
+                track_ids=np.asarray(track_ids, dtype=str),
+                annotations=np.asarray(annotations, dtype=np.float32),
+                n_train=np.int64(n_train),
+                task=np.asarray(task),
+                target_names=np.asarray(target_names, dtype=str),
+            )
+
+    return atomic_write(Path(run_dir) / "features" / f"{job}.npz", write)
+
+
+def load_features(run_dir: str | Path, job: str) -> dict[str, np.ndarray]:
+    """A job's stored snapshots (see :func:`write_features`); ``n_train`` comes back as an int."""
+    path = Path(run_dir) / "features" / f"{job}.npz"
+    if not path.is_file():
+        raise DataError(f"no stored features for job {job!r} at {path} (was save_features off?)")
+    with np.load(path) as stored:
+        snapshot = {key: stored[key] for key in stored.files}
+    snapshot["n_train"] = int(snapshot["n_train"])
+    snapshot["task"] = str(snapshot["task"])
+    snapshot["target_names"] = tuple(snapshot["target_names"].tolist())
+    return snapshot
 
 
 def finished_jobs(run_dir: str | Path) -> set[str]:

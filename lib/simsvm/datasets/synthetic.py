@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 
 from .._io import atomic_write, write_json_atomic
 from ..exceptions import ParameterError

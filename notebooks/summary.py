@@ -1,0 +1,55 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Summary of a results folder
+#
+# Reads every finished run under `results_dir` and draws what the paper shows: the training
+# curves of each run, the final scores, and the Emotify per-emotion table beside the paper's
+# Table 2. Every figure is written to `figures_dir` as PNG and SVG, every table as CSV and
+# Markdown.
+
+# %% tags=["parameters"]
+from typing import Optional
+
+results_dir: str = "results/demo"
+figures_dir: str = "figures"
+emotify_epoch: Optional[int] = None  # default: the last evaluated epoch
+
+# %%
+import matplotlib.pyplot as plt
+from IPython.display import Markdown, display
+
+from simsvm import plots
+
+summary = plots.write_summary(results_dir, figures_dir, emotify_epoch=emotify_epoch)
+plt.close("all")
+
+# %% [markdown]
+# ## Training curves, one figure per run
+
+# %%
+for run, figure in summary.figures.items():
+    display(figure)
+
+# %% [markdown]
+# ## Tables
+# Final scores per run; the Emotify table gives our mean R over folds per emotion, the paper's
+# value (Table 2) and the difference; `best` names the approach with the highest R in our run.
+
+# %%
+for table_name, table in summary.tables.items():
+    display(Markdown(f"### {table_name}"), table)
+
+# %%
+print("written:", *[str(path) for path in summary.written], sep="\n  ")

@@ -1,0 +1,153 @@
+"""The notebook suite, executed with papermill on tiny generated data through the batch runner."""
+
+import json
+import subprocess
+import sys
+
+import matplotlib.image
+import pandas as pd
+import papermill
+import pytest
+import yaml
+
+from simsvm.batch import NOTEBOOKS, check_parameters, run_batch
+from simsvm.config import ExperimentConfig
+from simsvm.exceptions import ParameterError
+
+TINY_RUN = {
+    "folds": 2,
+    "epochs": 2,
+    "eval_every": 1,
+    "hidden_sizes": [12, 6],
+    "batch_size": 10,
+    "excerpt_length": 40,
+    "backend": "serial",
+    "progress": False,
+}
+
+
+@pytest.fixture(scope="module")
+def batch(synth_root, tmp_path_factory):
+    """A two-run batch (GTZAN and Emotify layouts) and its summary, executed once for the module."""
+    root = tmp_path_factory.mktemp("batch")
+    files = []
+    for key in ("gtzan", "emotify"):
+        path = root / f"tiny-{key}.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "name": f"tiny-{key}",
+                    "dataset": key,
+                    "data_dir": str(synth_root / key),
+                    "cache_dir": str(root / "cache"),
+                    **TINY_RUN,
+                }
+            )
+        )
+        files.append(path)
+    broken = root / "broken.yaml"
+    broken.write_text(
+        yaml.safe_dump({"name": "broken", "dataset": "gtzan", "data_dir": str(root / "absent"), **TINY_RUN})
+    )
+    report = run_batch(
+        [*files, broken],
+        batch="tiny",
+        results_dir=root / "results",
+        figures_dir=root / "figures",
+        cell_timeout_s=600,
+    )
+    return root, files, broken, report
+
+
+def test_experiment_notebook_declares_every_config_key():
+    declared = papermill.inspect_notebook(str(NOTEBOOKS / "experiment.ipynb"))
+    assert list(declared) == ExperimentConfig.keys()
+    assert declared["workers"]["inferred_type_name"] == "Optional[int]"
+
+
+def test_undeclared_parameter_is_named():
+    with pytest.raises(ParameterError, match="epochz"):
+        check_parameters(NOTEBOOKS / "experiment.ipynb", {"epochz": 3})
+
+
+def test_notebooks_are_stored_without_outputs_and_match_their_scripts():
+    import jupytext
+
+    for notebook in sorted(NOTEBOOKS.glob("*.ipynb")):
+        content = json.loads(notebook.read_text())
+        assert all(not cell.get("outputs") for cell in content["cells"] if cell["cell_type"] == "code"), (
+            notebook
+        )
+        paired = jupytext.read(notebook.with_suffix(".py"))
+        stored = jupytext.read(notebook)
+        assert [c.source for c in paired.cells] == [c.source for c in stored.cells], f"{notebook} out of sync"
+
+
+def test_batch_runs_write_results_and_executed_notebooks(batch):
+    root, _, _, report = batch
+    batch_dir = root / "results" / "tiny"
+    assert sorted(report.finished) == ["tiny-emotify", "tiny-gtzan"]
+    for name in report.finished:
+        table = pd.read_csv(batch_dir / name / "results.csv")
+        assert len(table) == 2 * 5 * 3 * (2 if name == "tiny-gtzan" else 11)
+        executed = json.loads((batch_dir / f"{name}.ipynb").read_text())
+        outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+        assert any(o.get("output_type") == "display_data" for o in outputs)  # the curves figure
+
+
+def test_failed_run_keeps_its_partial_notebook_and_error(batch):
+    root, _, _, report = batch
+    batch_dir = root / "results" / "tiny"
+    assert list(report.failed) == ["broken"]
+    assert "absent" in report.failed["broken"].read_text()
+    assert (batch_dir / "broken.ipynb").is_file()
+
+
+def test_summary_writes_figures_and_the_emotify_table(batch):
+    root, _, _, report = batch
+    figures = root / "figures"
+    for run in ("tiny-gtzan", "tiny-emotify"):
+        image = matplotlib.image.imread(figures / f"curves-{run}.png")
+        assert image.shape[0] > 200 and image.shape[1] > 300
+        assert (figures / f"curves-{run}.svg").read_text().lstrip().startswith("<?xml")
+        assert (figures / f"scores-{run}.csv").is_file()
+    table = pd.read_csv(figures / "emotify-table.csv", index_col=0)
+    assert len(table) == 9
+    assert [c for c in table.columns if not c.endswith(("paper", "diff")) and c != "best"] == [
+        "NN",
+        "FL*",
+        "RBF-SL*",
+        "Cos-SL*",
+        "Poly-SL*",
+    ]
+    assert "| emotion (epoch 2) |" in (figures / "emotify-table.md").read_text()
+    assert report.summary.is_file()
+
+
+def test_batch_resumes_by_skipping_complete_runs(batch):
+    root, files, _, _ = batch
+    again = run_batch(files, batch="tiny", results_dir=root / "results", summary=False)
+    assert sorted(again.skipped) == ["tiny-emotify", "tiny-gtzan"] and not again.finished
+
+
+def test_kernels_notebook_runs_without_widgets(batch, tmp_path):
+    root = batch[0]
+    output = tmp_path / "kernels.ipynb"
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "kernels.ipynb"),
+        str(output),
+        kernel_name="python3",
+        progress_bar=False,
+        parameters={"run_dir": str(root / "results" / "tiny" / "tiny-gtzan"), "loss_kernel": "cosine"},
+    )
+    text = output.read_text()
+    assert "fold00-baseline" in text and "SVM scores" in text
+
+
+def test_batch_command_line_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump({"name": "x", "dataset": "gtzan", "data_dir": "d", "epochz": 1}))
+    result = subprocess.run(
+        [sys.executable, "-m", "simsvm.cli", "batch", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "epochz" in result.stderr
