@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,6 +32,8 @@ dataset_options: dict = {}
 protocol: str = "cv"
 approaches: list = ["NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL"]
 folds: int = 3
+splits: int = 100
+test_share: float = 0.1
 train_splits: list = ["train"]
 test_split: str = "test"
 seed: int = 0

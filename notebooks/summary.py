@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -46,6 +48,9 @@ for run, figure in summary.figures.items():
 # ## Tables
 # Final scores per run; the Emotify table gives our mean R over folds per emotion, the paper's
 # value (Table 2) and the difference; `best` names the approach with the highest R in our run.
+# `significance` (random-splits runs only) gives Welch's test as in the paper, the paired and the
+# corrected resampled t-test, the paper's conclusion, and `conclusion_changes` where Welch and
+# the corrected test disagree.
 
 # %%
 for table_name, table in summary.tables.items():

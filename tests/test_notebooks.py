@@ -45,6 +45,23 @@ def batch(synth_root, tmp_path_factory):
             )
         )
         files.append(path)
+    splits = root / "tiny-splits.yaml"
+    splits.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny-splits",
+                "dataset": "gtzan",
+                "data_dir": str(synth_root / "gtzan"),
+                "cache_dir": str(root / "cache"),
+                **TINY_RUN,
+                "protocol": "random_splits",
+                "splits": 3,
+                "test_share": 0.2,
+                "approaches": ["NN", "FL", "RBF-SL"],
+            }
+        )
+    )
+    files.append(splits)
     broken = root / "broken.yaml"
     broken.write_text(
         yaml.safe_dump({"name": "broken", "dataset": "gtzan", "data_dir": str(root / "absent"), **TINY_RUN})
@@ -86,8 +103,8 @@ def test_notebooks_are_stored_without_outputs_and_match_their_scripts():
 def test_batch_runs_write_results_and_executed_notebooks(batch):
     root, _, _, report = batch
     batch_dir = root / "results" / "tiny"
-    assert sorted(report.finished) == ["tiny-emotify", "tiny-gtzan"]
-    for name in report.finished:
+    assert sorted(report.finished) == ["tiny-emotify", "tiny-gtzan", "tiny-splits"]
+    for name in ("tiny-emotify", "tiny-gtzan"):
         table = pd.read_csv(batch_dir / name / "results.csv")
         assert len(table) == 2 * 5 * 3 * (2 if name == "tiny-gtzan" else 11)
         executed = json.loads((batch_dir / f"{name}.ipynb").read_text())
@@ -122,12 +139,15 @@ def test_summary_writes_figures_and_the_emotify_table(batch):
     ]
     assert "| emotion (epoch 2) |" in (figures / "emotify-table.md").read_text()
     assert report.summary.is_file()
+    significance = pd.read_csv(figures / "significance.csv")
+    assert list(significance.comparison) == ["RBF-SL vs NN", "RBF-SL vs FL"]
+    assert set(significance.run) == {"tiny-splits"} and "paper" in significance.columns
 
 
 def test_batch_resumes_by_skipping_complete_runs(batch):
     root, files, _, _ = batch
     again = run_batch(files, batch="tiny", results_dir=root / "results", summary=False)
-    assert sorted(again.skipped) == ["tiny-emotify", "tiny-gtzan"] and not again.finished
+    assert sorted(again.skipped) == ["tiny-emotify", "tiny-gtzan", "tiny-splits"] and not again.finished
 
 
 def test_kernels_notebook_runs_without_widgets(batch, tmp_path):

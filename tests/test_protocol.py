@@ -187,3 +187,22 @@ def test_fixed_split_protocol(synth_root, tmp_path):
     assert set(table[table.metric == "pearson_r"].target) == {"valence", "arousal", "mean"}
     with pytest.raises(ParameterError, match="validation"):
         run_experiment(config.replace(name="other", test_split="validation"))
+
+
+def test_random_splits_protocol_and_its_significance(synth_root, tmp_path):
+    from simsvm.stats import run_significance
+
+    config = _config(
+        synth_root,
+        tmp_path,
+        protocol="random_splits",
+        splits=4,
+        test_share=0.2,
+        approaches=["NN", "FL", "RBF-SL"],
+    )
+    table = run_experiment(config)
+    assert set(table.protocol) == {"random_splits"} and set(table.fold) == {0, 1, 2, 3}
+    significance = run_significance(tmp_path / "results" / "tiny", epochs=(0, 2))
+    assert list(significance.comparison) == ["RBF-SL vs NN", "RBF-SL vs NN", "RBF-SL vs FL", "RBF-SL vs FL"]
+    assert set(significance.splits) == {4}
+    assert significance["p corrected"].between(0, 1).all()

@@ -63,7 +63,7 @@ def check_parameters(notebook: str | Path, parameters: dict) -> None:
         raise ParameterError(f"{notebook}: parameter(s) {unknown} are not declared in its 'parameters' cell")
 
 
-def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int) -> None:
+def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int, log_output: bool) -> None:
     import papermill
 
     papermill.execute_notebook(
@@ -72,18 +72,21 @@ def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int
         parameters=parameters,
         kernel_name="python3",
         progress_bar=False,
+        log_output=log_output,  # the notebook's own progress bars, streamed to this terminal
         execution_timeout=cell_timeout_s,
         cwd=os.getcwd(),
     )
 
 
 def _run_one(
-    path: Path, batch_dir: Path, cell_timeout_s: int, overrides: dict
+    path: Path, batch_dir: Path, cell_timeout_s: int, overrides: dict, log_output: bool
 ) -> tuple[str, str, Path | None]:
     values = {**(yaml.safe_load(path.read_text()) or {}), **overrides, "results_dir": str(batch_dir)}
     name = values.get("name", path.stem)
     try:
-        _execute(NOTEBOOKS / "experiment.ipynb", batch_dir / f"{name}.ipynb", values, cell_timeout_s)
+        _execute(
+            NOTEBOOKS / "experiment.ipynb", batch_dir / f"{name}.ipynb", values, cell_timeout_s, log_output
+        )
     except Exception as error:  # papermill's execution error or a kernel that died
         error_file = batch_dir / f"{name}.error.txt"
         message = "".join(traceback.format_exception_only(type(error), error))
@@ -126,7 +129,8 @@ def run_batch(
     report.skipped = [load_config(p, overrides).name for p in paths if p not in todo]
     batch_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        outcomes = pool.map(lambda p: _run_one(p, batch_dir, cell_timeout_s, overrides), todo)
+        # one run at a time: stream its output; several: keep the terminal readable
+        outcomes = pool.map(lambda p: _run_one(p, batch_dir, cell_timeout_s, overrides, jobs == 1), todo)
         for name, status, error_file in outcomes:
             if status == "finished":
                 report.finished.append(name)
@@ -139,5 +143,6 @@ def run_batch(
             report.summary,
             {"results_dir": str(batch_dir), "figures_dir": str(figures_dir)},
             cell_timeout_s,
+            log_output=False,
         )
     return report

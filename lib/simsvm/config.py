@@ -38,7 +38,7 @@ _CHOICES = {
     "normalisation": ("dataset", "train_only"),
     "svm_kernel": ("rbf", "cosine", "poly"),
     "backend": ("serial", "processes"),
-    "protocol": ("cv", "split"),
+    "protocol": ("cv", "split", "random_splits"),
 }
 
 
@@ -57,6 +57,8 @@ class ExperimentConfig:
     protocol: str = "cv"
     approaches: list[str] = field(default_factory=lambda: list(APPROACHES))
     folds: int = 10
+    splits: int = 100
+    test_share: float = 0.1
     train_splits: list[str] = field(default_factory=lambda: ["train"])
     test_split: str = "test"
     seed: int = 0
@@ -120,6 +122,11 @@ class ExperimentConfig:
                 raise ParameterError(f"{key}: must be >= 1, got {getattr(self, key)}")
         if self.epochs < 0:
             raise ParameterError(f"epochs: must be >= 0, got {self.epochs}")
+        if self.protocol == "random_splits" and (self.splits < 2 or not 0 < self.test_share < 1):
+            raise ParameterError(
+                f"splits/test_share: need >= 2 splits and 0 < test_share < 1, "
+                f"got {self.splits}, {self.test_share}"
+            )
         if self.protocol == "cv" and self.folds < 2:
             raise ParameterError(f"folds: cross-validation needs at least 2, got {self.folds}")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:

@@ -33,7 +33,17 @@ from .kernels import Kernel, make_kernel
 from .results import finished_jobs, git_commit, merge_jobs, open_run_dir, write_features, write_job
 from .training import Snapshot, TrainingData, TrainingSpec, train_set
 
-__all__ = ["APPROACH_NETWORKS", "FoldEvaluator", "cv_folds", "job_seed", "plan_jobs", "run_experiment"]
+__all__ = [
+    "APPROACH_NETWORKS",
+    "FoldEvaluator",
+    "cv_folds",
+    "fixed_split",
+    "job_seed",
+    "partitions",
+    "plan_jobs",
+    "random_splits",
+    "run_experiment",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +97,30 @@ def fixed_split(dataset: Dataset, *, train: list[str], test: str) -> tuple[np.nd
     return train_indices, test_indices
 
 
+def random_splits(n: int, *, count: int, test_share: float, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` purely random train/test splits of ``n`` files (paper 3.3: 100 splits of 9:1).
+
+    Split ``r`` draws from its own stream ``[seed, r]``, so a split does not change when ``count``
+    does; no stratification, as in the paper.
+    """
+    n_test = round(test_share * n)
+    if not 0 < n_test < n:
+        raise ParameterError(f"test_share: {test_share} of {n} files leaves an empty side")
+    result = []
+    for split in range(count):
+        order = np.random.default_rng([seed, split]).permutation(n)
+        result.append((np.sort(order[n_test:]), np.sort(order[:n_test])))
+    return result
+
+
 def partitions(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
     """The ``(train, test)`` partitions of the configured protocol, one per fold or split."""
     if config.protocol == "split":
         return [fixed_split(dataset, train=config.train_splits, test=config.test_split)]
+    if config.protocol == "random_splits":
+        return random_splits(
+            len(dataset), count=config.splits, test_share=config.test_share, seed=config.seed
+        )
     return cv_folds(dataset.targets, task=dataset.task, n_folds=config.folds, seed=config.seed)
 
 
@@ -305,6 +335,11 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
         "load_report": load_report,
         "fold_seed": config.seed,
         "seeds": {name: spec.seed for name, spec, _ in jobs},
+        # sizes of each fold or split, e.g. for the corrected resampled t-test
+        "partitions": {
+            evaluator.fold: {"n_train": evaluator.n_train, "n_test": len(evaluator.test_targets)}
+            for _, _, evaluator in jobs
+        },
         "jobs": len(jobs),
         # one entry per invocation: a resumed run shows each part and the code that computed it
         "sessions": [*earlier, session],
