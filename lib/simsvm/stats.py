@@ -149,7 +149,7 @@ def significance_table(
                     "comparison": f"{approach} vs {baseline}",
                     "epoch": epoch,
                     "splits": len(pair),
-                    f"mean {approach}": a.mean(),
+                    "mean approach": a.mean(),
                     "mean baseline": b.mean(),
                     "difference": corrected.difference,
                     "corrected 95% low": corrected.low,
