@@ -7,6 +7,18 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+# Experiment settings small enough for a test: two folds, two epochs, a tiny network.
+TINY_RUN = {
+    "folds": 2,
+    "epochs": 2,
+    "eval_every": 1,
+    "hidden_sizes": [12, 6],
+    "batch_size": 10,
+    "excerpt_length": 40,
+    "backend": "serial",
+    "progress": False,
+}
+
 
 def write_tone(path: Path, *, frequency: float, seconds: float, sample_rate: int = 22050) -> Path:
     """A sine tone at -12 dBFS, written as 16-bit audio in the format of ``path``'s suffix."""

@@ -10,20 +10,10 @@ import papermill
 import pytest
 import yaml
 
+from helpers import TINY_RUN
 from simsvm.batch import NOTEBOOKS, check_parameters, run_batch
 from simsvm.config import ExperimentConfig
 from simsvm.exceptions import ParameterError
-
-TINY_RUN = {
-    "folds": 2,
-    "epochs": 2,
-    "eval_every": 1,
-    "hidden_sizes": [12, 6],
-    "batch_size": 10,
-    "excerpt_length": 40,
-    "backend": "serial",
-    "progress": False,
-}
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from helpers import TINY_RUN
 from simsvm.config import ExperimentConfig
 from simsvm.exceptions import DataError, ParameterError
 from simsvm.protocol import cv_folds, run_experiment
 from simsvm.results import COLUMNS
-
-TINY_RUN = {
-    "folds": 2,
-    "epochs": 2,
-    "eval_every": 1,
-    "hidden_sizes": [12, 6],
-    "batch_size": 10,
-    "excerpt_length": 40,
-    "backend": "serial",
-    "progress": False,
-}
 
 
 def _config(synth_root, tmp_path, dataset="gtzan", **changes):

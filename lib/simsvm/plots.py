@@ -15,7 +15,7 @@ import pandas as pd
 
 from ._io import atomic_write, write_text_atomic
 from .config import APPROACHES
-from .datasets import REGISTRY
+from .datasets import REGISTRY, emotify
 from .exceptions import DataError
 
 __all__ = [
@@ -62,17 +62,7 @@ PAPER_EMOTIFY = pd.DataFrame(
         [0.58, 0.56, 0.57, 0.51, 0.56],
         [0.43, 0.29, 0.48, 0.37, 0.36],
     ],
-    index=[
-        "amazement",
-        "solemnity",
-        "tenderness",
-        "nostalgia",
-        "calmness",
-        "power",
-        "joyful_activation",
-        "tension",
-        "sadness",
-    ],
+    index=list(emotify.EMOTIONS),
     columns=list(APPROACHES),
 )
 
