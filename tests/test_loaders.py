@@ -150,3 +150,24 @@ def test_subset_renumbers_splits(synth_root):
         assert [subset.track_ids[i] for i in members] == [
             dataset.track_ids[i] for i in dataset.splits[name] if i in keep
         ]
+
+
+def test_emotify_bad_marks_and_unannotated_audio_are_reported(synth_root, tmp_path):
+    folder = _copy(synth_root, "emotify", tmp_path)
+    lines = (folder / "data.csv").read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[2] = "7"  # amazement mark that is neither 0 nor 1
+    (folder / "data.csv").write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    stray = write_tone(folder / "emotifymusic" / "pop" / "99.wav", frequency=300.0, seconds=0.3)
+    dataset = load_dataset("emotify", folder)
+    reasons = dict(dataset.skipped)
+    assert reasons["data.csv line 2"].endswith("emotion marks not all 0/1")
+    assert reasons[str(stray)] == "audio has no annotation in data.csv"
+    assert len(dataset) == 4 * PER_CLASS  # the track keeps its other responses
+
+
+def test_lastfm_reports_audio_missing_from_the_label_list(synth_root, tmp_path):
+    folder = _copy(synth_root, "lastfm", tmp_path)
+    stray = write_tone(folder / "audio" / "extra.wav", frequency=300.0, seconds=0.3)
+    dataset = load_dataset("lastfm", folder)
+    assert (str(stray), "audio not listed in labels.csv") in dataset.skipped

@@ -69,7 +69,13 @@ def _audio_file(music_dir: Path, genre: str, track_id: int) -> Path | None:
 
 
 def load(data_dir: str | Path) -> Dataset:
-    """Average the responses per track and pair each track with its audio file."""
+    """Average the responses per track and pair each track with its audio file.
+
+    Response rows whose emotion marks are not 0/1 (NaN, other values) are left out and reported,
+    as are annotated tracks without audio and audio files without annotation.
+    """
+    import pandas as pd
+
     data_dir = Path(data_dir)
     music_dir = data_dir / "emotifymusic"
     if not music_dir.is_dir():
@@ -78,10 +84,17 @@ def load(data_dir: str | Path) -> Dataset:
     unknown = sorted(set(responses["genre"]) - set(GENRES))
     if unknown:
         raise DataError(f"emotify: {data_dir / 'data.csv'} has unknown genre(s) {unknown}")
+    skipped = []
+    marks = responses[list(EMOTIONS)].apply(lambda column: pd.to_numeric(column, errors="coerce"))
+    invalid = ~marks.isin([0, 1]).all(axis=1)
+    for line, row in responses[invalid].iterrows():
+        # the header is line 1 of the file
+        skipped.append((f"data.csv line {line + 2}", f"track {row['track id']}: emotion marks not all 0/1"))
+    responses = responses[~invalid].assign(**{e: marks.loc[~invalid, e] for e in EMOTIONS})
     per_track = responses.groupby("track id", sort=True)
     shares = per_track[list(EMOTIONS)].mean()
     genres = per_track["genre"].agg(lambda g: g.mode().iat[0])
-    track_ids, paths, targets, skipped = [], [], [], []
+    track_ids, paths, targets = [], [], []
     for track_id, row in shares.iterrows():
         path = _audio_file(music_dir, genres.loc[track_id], int(track_id))
         if path is None:
@@ -90,6 +103,10 @@ def load(data_dir: str | Path) -> Dataset:
         track_ids.append(str(track_id))
         paths.append(path)
         targets.append(row.to_numpy(dtype=np.float64))
+    used = set(paths)
+    for path in sorted(music_dir.glob("*/*")):
+        if path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith(".") and path not in used:
+            skipped.append((str(path), "audio has no annotation in data.csv"))
     return Dataset(
         key="emotify",
         task=TASK,

@@ -52,6 +52,16 @@ def _from_list(data_dir: Path, label_file: Path):
             skipped.append((str(data_dir / file), f"listed in {label_file.name} but not on disk"))
         else:
             entries.append((data_dir / file, label))
+    listed = {path.resolve() for path, _ in entries} | {
+        (data_dir / str(f).strip()).resolve() for f in table.file
+    }
+    for path in sorted(data_dir.rglob("*")):
+        if (
+            path.suffix.lower() in AUDIO_EXTENSIONS
+            and not path.name.startswith(".")
+            and path.resolve() not in listed
+        ):
+            skipped.append((str(path), f"audio not listed in {label_file.name}"))
     return entries, skipped
 
 
