@@ -1,0 +1,226 @@
+"""Speed and memory of training, snapshots, frame extraction and SVM refits, measured in one run.
+
+    python -m simsvm.bench [--clips 1000 --frames 1200 --epochs 2 --models 4] [--out benchmarks/results]
+
+The machine is noisy, so every figure is measured in this one run and reported as a ratio to the
+reference measured beside it: one ``nn.GRU`` network at a time with all threads (the obvious
+loop).  FLOP count of one training step of one sequence: each GRU layer with ``i`` inputs and
+``h`` units does three gate matrix products, ``2 * 3 * h * (i + h)`` FLOP forward; backward costs
+about twice the forward, so training is ``3 *`` that, summed over layers and multiplied by
+``excerpt_length`` steps and the excerpts of an epoch.  The matmul peak is that of a large
+float32 ``torch.matmul`` with the same threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import resource
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._io import write_json_atomic, write_text_atomic
+from .backends import ProcessBackend, SerialBackend
+from .evaluation import score_svm
+from .features import FrameStore, Normaliser, load_frames
+from .kernels import make_kernel
+from .training import TrainingData, TrainingSpec, sequence_features, train_network, train_set
+
+__all__ = ["main", "training_flop"]
+
+
+def training_flop(hidden_sizes: tuple[int, ...], n_inputs: int, steps: int) -> float:
+    """FLOP of one training pass (forward + backward) of one sequence of ``steps`` frames."""
+    sizes = [n_inputs, *hidden_sizes]
+    forward = sum(2 * 3 * h * (i + h) for i, h in itertools.pairwise(sizes))
+    return 3.0 * forward * steps
+
+
+def _matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def _synthetic_frames(folder: Path, clips: int, frames: int, rng: np.random.Generator) -> FrameStore:
+    """Random frames stored as .npy files, memory-mapped as in a real run."""
+    paths = []
+    for index in range(clips):
+        path = folder / f"{index:05d}.npy"
+        np.save(path, rng.standard_normal((frames, 80)).astype(np.float32))
+        paths.append(path)
+    return FrameStore(paths)
+
+
+def _specs(data: TrainingData, models: int, epochs: int, train: int) -> list[TrainingSpec]:
+    normaliser = Normaliser()
+    normaliser.mean_, normaliser.scale_ = np.zeros(80, np.float32), np.ones(80, np.float32)
+    base = TrainingSpec(
+        name="bench",
+        objective="similarity",
+        seed=0,
+        train_indices=tuple(range(train)),
+        eval_indices=(0,),
+        normaliser=normaliser,
+        kernel=make_kernel("rbf"),
+        baseline_loss="sse",
+        hidden_sizes=(100, 50),
+        epochs=epochs,
+        eval_every=epochs,
+        excerpt_length=100,
+        batch_size=100,
+        learning_rate=1.0,
+        rho=0.95,
+        eps=1e-6,
+    )
+    return [replace(base, name=f"bench-{m}", seed=m) for m in range(models)]
+
+
+def _time_set(specs, data, backend) -> float:
+    start = time.perf_counter()
+    for _ in train_set(specs, data, backend=backend):
+        pass
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m simsvm.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips", type=int, default=1000, help="files (GTZAN: 1000)")
+    parser.add_argument("--frames", type=int, default=1200, help="frames per file (30 s: 1200)")
+    parser.add_argument(
+        "--train-share", type=float, default=0.9, help="training files per epoch (10-fold CV: 0.9)"
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per model in each measurement")
+    parser.add_argument("--models", type=int, default=4, help="models in the set given to each backend")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--audio-files", type=int, default=20, help="30 s files for the extraction timing")
+    parser.add_argument("--out", default="benchmarks/results", help="folder for bench.json and bench.csv")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    train = int(args.train_share * args.clips)
+    flop_per_epoch = training_flop((100, 50), 80, 100) * train
+    results: dict = {
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "clips": args.clips,
+        "frames": args.frames,
+        "train_excerpts": train,
+        "gflop_per_model_epoch": flop_per_epoch / 1e9,
+    }
+    results["matmul_peak_gflops"] = _matmul_peak(args.threads)
+    with tempfile.TemporaryDirectory(prefix="simsvm-bench-") as scratch:
+        scratch = Path(scratch)
+        store = _synthetic_frames(scratch, args.clips, args.frames, rng)
+        labels = rng.integers(0, 10, args.clips)
+        data = TrainingData(
+            frames=store, targets=labels, annotations=np.eye(10)[labels], task="classification"
+        )
+        specs = _specs(data, args.models, args.epochs, train)
+
+        # The reference: one model at a time, all threads, the loop a user would write.
+        torch.set_num_threads(args.threads)
+        list(
+            train_network(replace(specs[0], epochs=1, train_indices=specs[0].train_indices[:100]), data)
+        )  # warm-up
+        start = time.perf_counter()
+        snapshots = list(train_network(specs[0], data))
+        reference_total = time.perf_counter() - start
+        network_time = {}
+        model_epochs = args.models * args.epochs
+        network_time["serial"] = _time_set(specs, data, SerialBackend(threads=args.threads)) / model_epochs
+        processes = ProcessBackend(workers=args.threads, threads_per_worker=1)
+        total = _time_set(specs, data, processes)
+        # Starting the workers (spawn, import torch, receive the store) is paid once per run.
+        startup = _time_set([replace(spec, epochs=0) for spec in specs], data, processes)
+        network_time["processes (incl. start-up)"] = total / model_epochs
+        network_time["processes (start-up subtracted)"] = max(total - startup, 1e-9) / model_epochs
+        results["process_startup_s"] = startup
+        # Whole-sequence snapshot of every file (forward only), as every evaluation does.
+        from .model import Network
+
+        torch.manual_seed(0)
+        network = Network(80, (100, 50))
+        start = time.perf_counter()
+        features = sequence_features(network, store, range(args.clips), specs[0].normaliser)
+        snapshot_s = time.perf_counter() - start
+        reference = reference_total / args.epochs
+        results["reference_s_per_model_epoch"] = reference
+        results["snapshot_s"] = snapshot_s
+        rows = [("reference (one nn.GRU model at a time)", reference)]
+        rows += [(f"backend {name}", seconds) for name, seconds in network_time.items()]
+        results["backends_s_per_model_epoch"] = network_time
+
+        # SVM refit on a fold's features.
+        start = time.perf_counter()
+        score_svm(
+            features[:train],
+            labels[:train],
+            features[train:],
+            labels[train:],
+            task="classification",
+            target_names=tuple(map(str, range(10))),
+            kernel=make_kernel("rbf"),
+        )
+        results["svm_refit_s"] = time.perf_counter() - start
+
+        # Frame extraction, cold and cached.
+        import soundfile
+
+        audio = []
+        for index in range(args.audio_files):
+            path = scratch / "audio" / f"{index}.wav"
+            path.parent.mkdir(exist_ok=True)
+            soundfile.write(path, 0.1 * rng.standard_normal(30 * 22050).astype(np.float32), 22050)
+            audio.append(path)
+        load_frames(audio[:1], cache_dir=None, progress=False)  # librosa's one-off compilation
+        for label in ("cold", "cached"):
+            start = time.perf_counter()
+            load_frames(audio, cache_dir=scratch / "cache", progress=False)
+            results[f"extraction_files_per_s_{label}"] = args.audio_files / (time.perf_counter() - start)
+    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["peak_rss_children_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+    lines = ["what,s_per_model_epoch,gflops,fraction_of_matmul_peak,speedup_vs_reference"]
+    print(f"{'':42s} {'s/model-epoch':>14s} {'GFLOP/s':>8s} {'of peak':>8s} {'vs ref':>7s}")
+    for name, seconds in rows:
+        gflops = flop_per_epoch / seconds / 1e9
+        share = gflops / results["matmul_peak_gflops"]
+        print(f"{name:42s} {seconds:14.3f} {gflops:8.1f} {share:8.0%} {reference / seconds:6.2f}x")
+        lines.append(f"{name},{seconds:.4f},{gflops:.2f},{share:.3f},{reference / seconds:.3f}")
+    epochs_between = 10
+    print(
+        f"matmul peak {results['matmul_peak_gflops']:.0f} GFLOP/s ({args.threads} threads); "
+        f"{results['gflop_per_model_epoch']:.1f} GFLOP per model-epoch ({train} excerpts of 100 frames)"
+    )
+    print(
+        f"snapshot of {args.clips} x {args.frames} frames: {snapshot_s:.2f} s = "
+        f"{snapshot_s / (epochs_between * reference):.0%} of {epochs_between} reference epochs"
+    )
+    print(f"SVM refit ({train} training vectors): {results['svm_refit_s']:.3f} s")
+    print(
+        f"frame extraction, 30 s files: {results['extraction_files_per_s_cold']:.1f}/s cold, "
+        f"{results['extraction_files_per_s_cached']:.0f}/s cached"
+    )
+    rss, worker_rss = results["peak_rss_mib"], results["peak_rss_children_mib"]
+    print(f"peak RSS {rss:.0f} MiB (largest worker {worker_rss:.0f} MiB); worker start-up {startup:.1f} s")
+    out = Path(args.out)
+    write_json_atomic(out / "bench.json", results)
+    write_text_atomic(out / "bench.csv", "\n".join(lines) + "\n")
+    print(f"written: {out / 'bench.json'}, {out / 'bench.csv'}")
+    del snapshots
+    return results
+
+
+if __name__ == "__main__":
+    main()
