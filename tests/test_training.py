@@ -93,3 +93,14 @@ def test_models_trained_in_a_set_equal_models_trained_alone(data, backend):
         for in_set, single in zip(together[index], alone, strict=True):
             np.testing.assert_allclose(in_set.features, single.features, rtol=1e-4, atol=1e-5)
             np.testing.assert_allclose(in_set.train_loss, single.train_loss, rtol=1e-4)
+
+
+@pytest.mark.parametrize("backend", [SerialBackend(), ProcessBackend(workers=2)], ids=["serial", "processes"])
+def test_progress_reports_every_epoch_of_every_network(data, backend):
+    specs = [
+        _spec(data, f"n{seed}", "similarity", seed, kernel=make_kernel("rbf"), epochs=3) for seed in (1, 2)
+    ]
+    ticks = []
+    results = dict(train_set(specs, data, backend=backend, progress=ticks.append))
+    assert sorted(results) == [0, 1]
+    assert sum(ticks) == 2 * 3

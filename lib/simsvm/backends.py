@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -24,11 +25,24 @@ from .exceptions import ParameterError
 __all__ = ["BACKENDS", "Backend", "ProcessBackend", "SerialBackend", "make_backend"]
 
 
+def _ignore(count: int = 1) -> None:
+    pass
+
+
 class Backend:
-    """Runs ``function(context, job)`` for every job; yields ``(index, result)`` as each finishes."""
+    """Runs ``function(context, job, tick)`` for every job; yields ``(index, result)`` as each finishes.
+
+    A job calls ``tick(n)`` to report ``n`` units of work done (e.g. epochs); the backend passes
+    them on to ``progress`` in the calling process, wherever the job runs.
+    """
 
     def run(
-        self, function: Callable[[Any, Any], Any], context: Any, jobs: Sequence[Any]
+        self,
+        function: Callable[[Any, Any, Callable[[int], None]], Any],
+        context: Any,
+        jobs: Sequence[Any],
+        *,
+        progress: Callable[[int], None] | None = None,
     ) -> Iterator[tuple[int, Any]]:
         raise NotImplementedError
 
@@ -39,13 +53,13 @@ class SerialBackend(Backend):
     def __init__(self, threads: int | None = None):
         self.threads = threads
 
-    def run(self, function, context, jobs):
+    def run(self, function, context, jobs, *, progress=None):
         previous = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
             for index, job in enumerate(jobs):
-                yield index, function(context, job)
+                yield index, function(context, job, progress or _ignore)
         finally:
             torch.set_num_threads(previous)
 
@@ -53,14 +67,21 @@ class SerialBackend(Backend):
 _worker_context: Any = None
 
 
-def _initialise_worker(context: Any, threads: int) -> None:
-    global _worker_context
-    _worker_context = context
+_worker_ticks: Any = None
+
+
+def _initialise_worker(context: Any, threads: int, ticks: Any) -> None:
+    global _worker_context, _worker_ticks
+    _worker_context, _worker_ticks = context, ticks
     torch.set_num_threads(threads)
 
 
-def _call_in_worker(function: Callable[[Any, Any], Any], job: Any) -> Any:
-    return function(_worker_context, job)
+def _tick_from_worker(count: int = 1) -> None:
+    _worker_ticks.put(count)
+
+
+def _call_in_worker(function: Callable[[Any, Any, Callable[[int], None]], Any], job: Any) -> Any:
+    return function(_worker_context, job, _tick_from_worker)
 
 
 class ProcessBackend(Backend):
@@ -86,19 +107,31 @@ class ProcessBackend(Backend):
                 f"workers and threads_per_worker must be >= 1, got {workers}, {threads_per_worker}"
             )
 
-    def run(self, function, context, jobs):
+    def run(self, function, context, jobs, *, progress=None):
         if not jobs:
             return
+        spawn = multiprocessing.get_context("spawn")
+        ticks = spawn.Queue()
+        progress = progress or _ignore
+
+        def drain() -> None:
+            while True:
+                try:
+                    progress(ticks.get_nowait())
+                except queue.Empty:
+                    return
+
         with ProcessPoolExecutor(
             max_workers=min(self.workers, len(jobs)),
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=spawn,
             initializer=_initialise_worker,
-            initargs=(context, self.threads_per_worker),
+            initargs=(context, self.threads_per_worker, ticks),
         ) as pool:
             pending = {pool.submit(_call_in_worker, function, job): index for index, job in enumerate(jobs)}
             try:
                 while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    drain()
                     for future in done:
                         index = pending.pop(future)
                         yield index, future.result()

@@ -348,16 +348,23 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
     backend = backend or make_backend(
         config.backend, workers=config.workers, threads=config.threads_per_worker
     )
+    # Progress in model-epochs: networks finish in bursts, epochs arrive steadily.
     bar = tqdm(
-        total=len(jobs),
-        initial=len(jobs) - len(todo),
+        total=sum(spec.epochs for _, spec, _ in jobs),
+        initial=sum(spec.epochs for name, spec, _ in jobs if name in done),
         desc=config.name,
-        unit="network",
+        unit="model-epoch",
         disable=not config.progress,
     )
+    bar.set_postfix(networks=f"{len(jobs) - len(todo)}/{len(jobs)}")
     results = train_set(
-        [spec for _, spec, _ in todo], data, backend=backend, evaluate=[evaluator for _, _, evaluator in todo]
+        [spec for _, spec, _ in todo],
+        data,
+        backend=backend,
+        evaluate=[evaluator for _, _, evaluator in todo],
+        progress=bar.update,
     )
+    finished = len(jobs) - len(todo)
     for index, evaluated in results:
         name, spec, _ = todo[index]
         if config.save_features:
@@ -373,7 +380,8 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
                 target_names=dataset.target_names,
             )
         write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows])
-        bar.update(1)
+        finished += 1
+        bar.set_postfix(networks=f"{finished}/{len(jobs)}")
     bar.close()
     table = merge_jobs(run_dir, [name for name, _, _ in jobs])
     session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))

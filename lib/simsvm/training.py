@@ -173,10 +173,13 @@ def _batch_loss(
     return baseline_loss(network.predict(features), targets, task=data.task, kind=spec.baseline_loss)
 
 
-def train_network(spec: TrainingSpec, data: TrainingData) -> Iterator[Snapshot]:
+def train_network(
+    spec: TrainingSpec, data: TrainingData, *, on_epoch: Callable[[int], None] | None = None
+) -> Iterator[Snapshot]:
     """Train one network from its seed; yield a snapshot at epoch 0 and every ``eval_every`` epochs.
 
-    The last epoch always yields a snapshot.  Same spec, same data: same snapshots.
+    The last epoch always yields a snapshot.  Same spec, same data: same snapshots.  ``on_epoch``
+    is called with each finished epoch's number (progress reporting).
     """
     torch.manual_seed(spec.seed)
     rng = np.random.default_rng(spec.seed)
@@ -205,13 +208,18 @@ def train_network(spec: TrainingSpec, data: TrainingData) -> Iterator[Snapshot]:
             loss.backward()
             optimiser.step()
             losses.append(loss.item())
+        if on_epoch is not None:
+            on_epoch(epoch)
         if epoch % spec.eval_every == 0 or epoch == spec.epochs:
             yield _snapshot(network, spec, data, epoch, float(np.mean(losses)))
 
 
-def _train_and_evaluate(data: TrainingData, job: tuple[TrainingSpec, Callable | None]) -> list:
+def _train_and_evaluate(
+    data: TrainingData, job: tuple[TrainingSpec, Callable | None], tick: Callable[[int], None]
+) -> list:
     spec, evaluate = job
-    return [snapshot if evaluate is None else evaluate(snapshot) for snapshot in train_network(spec, data)]
+    snapshots = train_network(spec, data, on_epoch=lambda epoch: tick(1))
+    return [snapshot if evaluate is None else evaluate(snapshot) for snapshot in snapshots]
 
 
 def train_set(
@@ -220,6 +228,7 @@ def train_set(
     *,
     backend: Backend | None = None,
     evaluate: Sequence[Callable[[Snapshot], object] | None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, list]]:
     """Train independent networks concurrently; yield ``(spec index, results)`` as each finishes.
 
@@ -232,9 +241,14 @@ def train_set(
         One per spec, applied to each of its snapshots where the network trained, so that only
         the (small) evaluation results travel back; must be picklable for process backends.
         ``None`` returns the snapshots themselves.
+    progress : callable, optional
+        Called in this process with the number of epochs finished since the last call, by any
+        network of the set (e.g. ``tqdm.update``).
     """
     evaluate = [None] * len(specs) if evaluate is None else list(evaluate)
     if len(evaluate) != len(specs):
         raise ParameterError(f"{len(specs)} specs but {len(evaluate)} evaluate functions")
     backend = backend or SerialBackend()
-    yield from backend.run(_train_and_evaluate, data, list(zip(specs, evaluate, strict=True)))
+    yield from backend.run(
+        _train_and_evaluate, data, list(zip(specs, evaluate, strict=True)), progress=progress
+    )
