@@ -19,10 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from ._io import write_text_atomic
-from .config import load_config
+from .config import ExperimentConfig, load_config
 from .exceptions import ParameterError
 from .results import RESULTS_FILE
 
@@ -79,20 +77,23 @@ def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int
 
 
 def _run_one(
-    path: Path, batch_dir: Path, cell_timeout_s: int, overrides: dict, log_output: bool
+    config: ExperimentConfig, source: Path, batch_dir: Path, cell_timeout_s: int, log_output: bool
 ) -> tuple[str, str, Path | None]:
-    values = {**(yaml.safe_load(path.read_text()) or {}), **overrides, "results_dir": str(batch_dir)}
-    name = values.get("name", path.stem)
+    values = {**config.to_dict(), "results_dir": str(batch_dir)}
     try:
         _execute(
-            NOTEBOOKS / "experiment.ipynb", batch_dir / f"{name}.ipynb", values, cell_timeout_s, log_output
+            NOTEBOOKS / "experiment.ipynb",
+            batch_dir / f"{config.name}.ipynb",
+            values,
+            cell_timeout_s,
+            log_output,
         )
     except Exception as error:  # papermill's execution error or a kernel that died
-        error_file = batch_dir / f"{name}.error.txt"
+        error_file = batch_dir / f"{config.name}.error.txt"
         message = "".join(traceback.format_exception_only(type(error), error))
-        write_text_atomic(error_file, f"parameter file: {path}\n\n{message}")
-        return name, "failed", error_file
-    return name, "finished", None
+        write_text_atomic(error_file, f"parameter file: {source}\n\n{message}")
+        return config.name, "failed", error_file
+    return config.name, "finished", None
 
 
 def run_batch(
@@ -117,20 +118,25 @@ def run_batch(
     paths = [Path(p) for p in parameter_files]
     if not paths:
         raise ParameterError("no parameter files given")
-    names = {}
+    configs: dict[str, tuple[Path, ExperimentConfig]] = {}
     for path in paths:
         config = load_config(path, overrides)
         check_parameters(NOTEBOOKS / "experiment.ipynb", config.to_dict())
-        if config.name in names:
-            raise ParameterError(f"{path} and {names[config.name]} both use the run name {config.name!r}")
-        names[config.name] = path
+        if config.name in configs:
+            raise ParameterError(
+                f"{path} and {configs[config.name][0]} both use the run name {config.name!r}"
+            )
+        configs[config.name] = (path, config)
     report = BatchReport(batch_dir=batch_dir)
-    todo = [p for p in paths if not (batch_dir / load_config(p, overrides).name / RESULTS_FILE).is_file()]
-    report.skipped = [load_config(p, overrides).name for p in paths if p not in todo]
+    complete = {name for name in configs if (batch_dir / name / RESULTS_FILE).is_file()}
+    report.skipped = [name for name in configs if name in complete]
+    todo = [(path, config) for name, (path, config) in configs.items() if name not in complete]
     batch_dir.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # one run at a time: stream its output; several: keep the terminal readable
-        outcomes = pool.map(lambda p: _run_one(p, batch_dir, cell_timeout_s, overrides, jobs == 1), todo)
+        outcomes = pool.map(
+            lambda item: _run_one(item[1], item[0], batch_dir, cell_timeout_s, log_output=jobs == 1), todo
+        )
         for name, status, error_file in outcomes:
             if status == "finished":
                 report.finished.append(name)

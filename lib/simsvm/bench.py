@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> dict:
             train_network(replace(specs[0], epochs=1, train_indices=specs[0].train_indices[:100]), data)
         )  # warm-up
         start = time.perf_counter()
-        snapshots = list(train_network(specs[0], data))
+        for _ in train_network(specs[0], data):
+            pass
         reference_total = time.perf_counter() - start
         network_time = {}
         model_epochs = args.models * args.epochs
@@ -218,7 +219,6 @@ def main(argv: list[str] | None = None) -> dict:
     write_json_atomic(out / "bench.json", results)
     write_text_atomic(out / "bench.csv", "\n".join(lines) + "\n")
     print(f"written: {out / 'bench.json'}, {out / 'bench.csv'}")
-    del snapshots
     return results
 
 
