@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 # paper's cross-validation protocol (notebooks/experiment.ipynb per dataset, all five approaches)
 # and notebooks/summary.ipynb, which writes figures/.
 demo: install
-	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 20 --duration 6
+	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 16 --duration 6
 	$(BIN)/simsvm batch parameters/demo-*.yaml --name demo --figures-dir figures
 
 test: install

@@ -194,14 +194,23 @@ def emotify_table(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFr
 
 
 def save_figure(figure, path: str | Path) -> list[Path]:
-    """Write ``figure`` as ``<path>.png`` (150 dpi) and ``<path>.svg``, each atomically."""
+    """Write ``figure`` as ``<path>.png`` (150 dpi) and ``<path>.svg``, each atomically.
+
+    No date and fixed SVG ids, so the same results give byte-identical files (a re-run of the demo
+    leaves committed figures unchanged).
+    """
+    import matplotlib
+
     path = Path(path)
     written = []
-    for suffix in (".png", ".svg"):
+    for suffix, metadata in ((".png", {"Software": None}), (".svg", {"Date": None})):
         target = path.with_suffix(suffix)
-        atomic_write(
-            target, lambda tmp, s=suffix: figure.savefig(tmp, format=s[1:], dpi=150, bbox_inches="tight")
-        )
+
+        def write(tmp: Path, suffix: str = suffix, metadata: dict = metadata) -> None:
+            with matplotlib.rc_context({"svg.hashsalt": "simsvm"}):
+                figure.savefig(tmp, format=suffix[1:], dpi=150, bbox_inches="tight", metadata=metadata)
+
+        atomic_write(target, write)
         written.append(target)
     return written
 
