@@ -61,6 +61,7 @@ svm_gamma: float = 0.5
 backend: str = "processes"
 workers: Optional[int] = None  # default: one per CPU core
 threads_per_worker: int = 1
+stack_size: Optional[int] = None  # networks computed together; default 1 on CPU, all on cuda
 results_dir: str = "results"
 save_features: bool = True
 cache_dir: Optional[str] = ".cache/frames"  # None keeps frames in memory only

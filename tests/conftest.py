@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import small_training_data
 from simsvm.datasets import synthetic
 
 TINY = {"clips_per_class": 3, "duration": 3.0, "seed": 7}
@@ -21,3 +22,9 @@ def synth_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def frame_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("frame-cache")
+
+
+@pytest.fixture(scope="session")
+def data():
+    """Tiny random training data (see helpers.small_training_data)."""
+    return small_training_data()

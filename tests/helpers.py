@@ -7,6 +7,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from simsvm.features import FrameStore, Normaliser
+from simsvm.training import TrainingData, TrainingSpec
+
 # Experiment settings small enough for a test: two folds, two epochs, a tiny network.
 TINY_RUN = {
     "folds": 2,
@@ -26,3 +29,42 @@ def write_tone(path: Path, *, frequency: float, seconds: float, sample_rate: int
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, 0.25 * np.sin(2 * np.pi * frequency * t), sample_rate, subtype="PCM_16")
     return path
+
+
+def small_training_data() -> TrainingData:
+    """24 random sequences of 60-140 frames in 3 classes, with a class-dependent offset."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(60, 140, size=24)
+    labels = np.arange(24) % 3
+    # class-dependent offset in a few dimensions, so that training has something to find
+    frames = [
+        (rng.standard_normal((n, 80)) + 0.5 * np.eye(80)[labels[i]]).astype(np.float32)
+        for i, n in enumerate(lengths)
+    ]
+    store = FrameStore(frames)
+    return TrainingData(frames=store, targets=labels, annotations=np.eye(3)[labels], task="classification")
+
+
+def small_spec(
+    data: TrainingData, name: str, objective: str, seed: int, kernel=None, **extra
+) -> TrainingSpec:
+    """A tiny network's spec on :func:`small_training_data`; ``extra`` overrides any field."""
+    settings = {
+        "hidden_sizes": (12, 6),
+        "epochs": 4,
+        "eval_every": 2,
+        "excerpt_length": 50,
+        "batch_size": 8,
+        "baseline_loss": "sse",
+        "learning_rate": 1.0,
+        "rho": 0.95,
+        "eps": 1e-6,
+    }
+    return TrainingSpec(
+        name=name,
+        objective=objective,
+        seed=seed,
+        normaliser=Normaliser().fit(data.frames),
+        kernel=kernel,
+        **{"train_indices": tuple(range(16)), "eval_indices": tuple(range(24)), **settings, **extra},
+    )

@@ -3,65 +3,27 @@ import dataclasses
 import numpy as np
 import pytest
 
+from helpers import small_spec
 from simsvm.backends import ProcessBackend, SerialBackend
-from simsvm.features import FrameStore, Normaliser
 from simsvm.kernels import make_kernel
-from simsvm.training import TrainingData, TrainingSpec, train_network, train_set
-
-
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    lengths = rng.integers(60, 140, size=24)
-    labels = np.arange(24) % 3
-    # class-dependent offset in a few dimensions, so that training has something to find
-    frames = [
-        (rng.standard_normal((n, 80)) + 0.5 * np.eye(80)[labels[i]]).astype(np.float32)
-        for i, n in enumerate(lengths)
-    ]
-    store = FrameStore(frames)
-    return TrainingData(frames=store, targets=labels, annotations=np.eye(3)[labels], task="classification")
-
-
-def _spec(data, name, objective, seed, kernel=None, **extra):
-    settings = {
-        "hidden_sizes": (12, 6),
-        "epochs": 4,
-        "eval_every": 2,
-        "excerpt_length": 50,
-        "batch_size": 8,
-        "baseline_loss": "sse",
-        "learning_rate": 1.0,
-        "rho": 0.95,
-        "eps": 1e-6,
-    }
-    return TrainingSpec(
-        name=name,
-        objective=objective,
-        seed=seed,
-        train_indices=tuple(range(16)),
-        eval_indices=tuple(range(24)),
-        normaliser=Normaliser().fit(data.frames),
-        kernel=kernel,
-        **{**settings, **extra},
-    )
+from simsvm.training import train_network, train_set
 
 
 def test_snapshots_schedule_and_shapes(data):
-    spec = _spec(data, "b", "baseline", 1, epochs=5)
+    spec = small_spec(data, "b", "baseline", 1, epochs=5)
     snapshots = list(train_network(spec, data))
     assert [s.epoch for s in snapshots] == [0, 2, 4, 5]
     assert np.isnan(snapshots[0].train_loss) and all(np.isfinite(s.train_loss) for s in snapshots[1:])
     assert snapshots[0].features.shape == (24, 6) and snapshots[0].outputs.shape == (24, 3)
     assert not np.allclose(snapshots[0].features, snapshots[-1].features)  # the network moved
-    similarity = list(train_network(_spec(data, "s", "similarity", 1, kernel=make_kernel("rbf")), data))
+    similarity = list(train_network(small_spec(data, "s", "similarity", 1, kernel=make_kernel("rbf")), data))
     assert similarity[-1].outputs is None
 
 
 def test_same_seed_same_snapshots_and_other_seed_differs(data):
-    first = list(train_network(_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
-    second = list(train_network(_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
-    other = list(train_network(_spec(data, "a", "similarity", 6, kernel=make_kernel("cosine")), data))
+    first = list(train_network(small_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
+    second = list(train_network(small_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
+    other = list(train_network(small_spec(data, "a", "similarity", 6, kernel=make_kernel("cosine")), data))
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a.features, b.features)
         assert a.train_loss == b.train_loss or (np.isnan(a.train_loss) and np.isnan(b.train_loss))
@@ -70,7 +32,7 @@ def test_same_seed_same_snapshots_and_other_seed_differs(data):
 
 def test_whole_sequence_features_ignore_padding(data):
     """A file's features must not depend on which (longer) files share its evaluation batch."""
-    spec = _spec(data, "p", "similarity", 3, kernel=make_kernel("rbf"), epochs=0)
+    spec = small_spec(data, "p", "similarity", 3, kernel=make_kernel("rbf"), epochs=0)
     together = next(train_network(spec, data)).features
     alone = next(train_network(dataclasses.replace(spec, eval_indices=(0,)), data)).features
     np.testing.assert_allclose(alone[0], together[0], atol=1e-6)
@@ -81,9 +43,9 @@ def test_whole_sequence_features_ignore_padding(data):
 )
 def test_models_trained_in_a_set_equal_models_trained_alone(data, backend):
     specs = [
-        _spec(data, "baseline", "baseline", 11),
-        _spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
-        _spec(data, "poly", "similarity", 13, kernel=make_kernel("poly")),
+        small_spec(data, "baseline", "baseline", 11),
+        small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+        small_spec(data, "poly", "similarity", 13, kernel=make_kernel("poly")),
     ]
     together = dict(train_set(specs, data, backend=backend))
     assert sorted(together) == [0, 1, 2]
@@ -98,7 +60,8 @@ def test_models_trained_in_a_set_equal_models_trained_alone(data, backend):
 @pytest.mark.parametrize("backend", [SerialBackend(), ProcessBackend(workers=2)], ids=["serial", "processes"])
 def test_progress_reports_every_epoch_of_every_network(data, backend):
     specs = [
-        _spec(data, f"n{seed}", "similarity", seed, kernel=make_kernel("rbf"), epochs=3) for seed in (1, 2)
+        small_spec(data, f"n{seed}", "similarity", seed, kernel=make_kernel("rbf"), epochs=3)
+        for seed in (1, 2)
     ]
     ticks = []
     results = dict(train_set(specs, data, backend=backend, progress=ticks.append))

@@ -1,12 +1,15 @@
 """How a set of independent training jobs is computed.
 
-The trainer hands a backend the whole set of jobs of a run (folds x networks) and one function;
-the backend decides where they run.  Results come back as jobs finish, so the caller can write each
-one to disk at once.  Every backend must give a job the same result as running it alone.
+The trainer hands a backend the whole set of jobs of a run and one function; the backend decides
+where they run.  Results come back as jobs finish, so the caller can write each one to disk at
+once.  Every backend must give a job the same result as running it alone.
 
-Measured on the project's 2-core machine (DESIGN.md section 2): one model at a time with two
-threads is slower than two single-threaded worker processes side by side, because the GRU's
-small matrix products do not keep two threads busy.
+A backend also says how the trainer computes: ``stack_size`` networks trained together as one
+:class:`~simsvm.stacked.StackedNetworks` on ``device``, or, for :class:`ReferenceBackend`, the
+plain ``nn.GRU`` loop one network at a time.  Measured on the project's 2-core machine
+(``python -m simsvm.bench``): one network per single-threaded worker process is the fastest CPU
+arrangement, because a network's per-step products are too small to keep two threads busy and a
+stack gains nothing on one core; on a GPU the opposite holds, and the whole set is one stack.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ import torch
 
 from .exceptions import ParameterError
 
-__all__ = ["BACKENDS", "Backend", "ProcessBackend", "SerialBackend", "make_backend"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "CudaBackend",
+    "ProcessBackend",
+    "ReferenceBackend",
+    "SerialBackend",
+    "make_backend",
+]
 
 
 def _ignore(count: int = 1) -> None:
@@ -34,7 +45,20 @@ class Backend:
 
     A job calls ``tick(n)`` to report ``n`` units of work done (e.g. epochs); the backend passes
     them on to ``progress`` in the calling process, wherever the job runs.
+
+    Attributes
+    ----------
+    stack_size : int or None
+        Networks the trainer computes together in one job (``None``: every network that can).
+    device : str
+        torch device the jobs compute on.
+    reference : bool
+        Train with the plain ``nn.GRU`` loop instead of stacks (the benchmark's reference).
     """
+
+    stack_size: int | None = 1
+    device: str = "cpu"
+    reference: bool = False
 
     def run(
         self,
@@ -50,8 +74,8 @@ class Backend:
 class SerialBackend(Backend):
     """Jobs one after another in this process, with torch's threads as configured (default all)."""
 
-    def __init__(self, threads: int | None = None):
-        self.threads = threads
+    def __init__(self, threads: int | None = None, stack_size: int | None = 1):
+        self.threads, self.stack_size = threads, stack_size
 
     def run(self, function, context, jobs, *, progress=None):
         previous = torch.get_num_threads()
@@ -99,9 +123,9 @@ class ProcessBackend(Backend):
     running can deadlock.
     """
 
-    def __init__(self, workers: int | None = None, threads_per_worker: int = 1):
+    def __init__(self, workers: int | None = None, threads_per_worker: int = 1, stack_size: int | None = 1):
         self.workers = workers or os.cpu_count() or 1
-        self.threads_per_worker = threads_per_worker
+        self.threads_per_worker, self.stack_size = threads_per_worker, stack_size
         if self.workers < 1 or threads_per_worker < 1:
             raise ParameterError(
                 f"workers and threads_per_worker must be >= 1, got {workers}, {threads_per_worker}"
@@ -140,13 +164,48 @@ class ProcessBackend(Backend):
                     future.cancel()
 
 
-BACKENDS = {"serial": SerialBackend, "processes": ProcessBackend}
+class ReferenceBackend(SerialBackend):
+    """The plain loop: one ``nn.GRU`` network at a time in this process, autograd's backward.
+
+    Kept as the measure of every other backend (its results are the definition of "trained
+    alone") and for anyone who wants to check the hand-written recurrence on their own data.
+    """
+
+    reference = True
 
 
-def make_backend(name: str, *, workers: int | None = None, threads: int | None = None) -> Backend:
-    """Backend by name: ``'serial'`` or ``'processes'``."""
+class CudaBackend(SerialBackend):
+    """Every network of a run as one stack on a CUDA device (default: all that share a schedule)."""
+
+    def __init__(self, device: str = "cuda", stack_size: int | None = None):
+        super().__init__(threads=None, stack_size=stack_size)
+        if not torch.cuda.is_available():
+            raise ParameterError("backend 'cuda': torch sees no CUDA device on this machine")
+        self.device = device
+
+
+BACKENDS = {
+    "serial": SerialBackend,
+    "processes": ProcessBackend,
+    "cuda": CudaBackend,
+    "reference": ReferenceBackend,
+}
+
+
+def make_backend(
+    name: str, *, workers: int | None = None, threads: int | None = None, stack_size: int | None = None
+) -> Backend:
+    """Backend by name: ``'serial'``, ``'processes'``, ``'cuda'`` or ``'reference'``.
+
+    ``stack_size`` ``None`` takes the backend's default: one network per job on CPU, every
+    network that can share a stack on CUDA.
+    """
     if name == "serial":
-        return SerialBackend(threads=threads)
+        return SerialBackend(threads=threads, stack_size=stack_size or 1)
     if name == "processes":
-        return ProcessBackend(workers=workers, threads_per_worker=threads or 1)
+        return ProcessBackend(workers=workers, threads_per_worker=threads or 1, stack_size=stack_size or 1)
+    if name == "cuda":
+        return CudaBackend(stack_size=stack_size)
+    if name == "reference":
+        return ReferenceBackend(threads=threads)
     raise ParameterError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")

@@ -27,6 +27,7 @@ EXECUTION_KEYS = (
     "backend",
     "workers",
     "threads_per_worker",
+    "stack_size",
     "results_dir",
     "cache_dir",
     "progress",
@@ -37,7 +38,7 @@ _CHOICES = {
     "baseline_loss": ("sse", "cross_entropy"),
     "normalisation": ("dataset", "train_only"),
     "svm_kernel": ("rbf", "cosine", "poly"),
-    "backend": ("serial", "processes"),
+    "backend": ("serial", "processes", "cuda", "reference"),
     "protocol": ("cv", "split", "random_splits"),
 }
 
@@ -91,6 +92,7 @@ class ExperimentConfig:
     backend: str = "processes"
     workers: Optional[int] = None  # noqa: UP045 - papermill and get_type_hints read Optional
     threads_per_worker: int = 1
+    stack_size: Optional[int] = None  # noqa: UP045
     results_dir: str = "results"
     save_features: bool = True
     cache_dir: Optional[str] = ".cache/frames"  # noqa: UP045
@@ -120,6 +122,8 @@ class ExperimentConfig:
         ):
             if getattr(self, key) < 1:
                 raise ParameterError(f"{key}: must be >= 1, got {getattr(self, key)}")
+        if self.stack_size is not None and self.stack_size < 1:
+            raise ParameterError(f"stack_size: must be >= 1 or null, got {self.stack_size}")
         if self.epochs < 0:
             raise ParameterError(f"epochs: must be >= 0, got {self.epochs}")
         if self.protocol == "random_splits" and (self.splits < 2 or not 0 < self.test_share < 1):

@@ -346,7 +346,10 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
     }
     write_json_atomic(metadata_path, metadata)
     backend = backend or make_backend(
-        config.backend, workers=config.workers, threads=config.threads_per_worker
+        config.backend,
+        workers=config.workers,
+        threads=config.threads_per_worker,
+        stack_size=config.stack_size,
     )
     # Progress in model-epochs: networks finish in bursts, epochs arrive steadily.
     bar = tqdm(

@@ -160,17 +160,24 @@ def _snapshot(network: Network, spec: TrainingSpec, data: TrainingData, epoch: i
     return Snapshot(epoch=epoch, train_loss=loss, features=features, outputs=outputs)
 
 
-def _batch_loss(
-    network: Network, spec: TrainingSpec, data: TrainingData, batch: np.ndarray, excerpts: np.ndarray
+def batch_loss(
+    spec: TrainingSpec,
+    data: TrainingData,
+    batch: np.ndarray,
+    features: torch.Tensor,
+    predict: Callable[[torch.Tensor], torch.Tensor] | None,
 ) -> torch.Tensor:
-    features = network.features(torch.from_numpy(excerpts))
+    """The loss of one network on one batch: files ``batch``, their excerpts' ``features``.
+
+    ``predict`` is the baseline network's output layer (unused by the similarity objective).
+    """
     if spec.objective == "similarity":
-        annotations = torch.from_numpy(data.annotations[batch]).to(features.dtype)
+        annotations = torch.from_numpy(data.annotations[batch]).to(features.device, features.dtype)
         return similarity_loss(features, annotations, spec.kernel)
-    targets = torch.from_numpy(np.asarray(data.targets[batch]))
+    targets = torch.from_numpy(np.asarray(data.targets[batch])).to(features.device)
     if data.task == "regression":
         targets = targets.to(features.dtype)
-    return baseline_loss(network.predict(features), targets, task=data.task, kind=spec.baseline_loss)
+    return baseline_loss(predict(features), targets, task=data.task, kind=spec.baseline_loss)
 
 
 def train_network(
@@ -203,7 +210,8 @@ def train_network(
                 spec.excerpt_length,
                 normaliser=spec.normaliser,
             )
-            loss = _batch_loss(network, spec, data, batch, excerpts)
+            features = network.features(torch.from_numpy(excerpts))
+            loss = batch_loss(spec, data, batch, features, network.predict)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -215,11 +223,22 @@ def train_network(
 
 
 def _train_and_evaluate(
-    data: TrainingData, job: tuple[TrainingSpec, Callable | None], tick: Callable[[int], None]
-) -> list:
-    spec, evaluate = job
-    snapshots = train_network(spec, data, on_epoch=lambda epoch: tick(1))
-    return [snapshot if evaluate is None else evaluate(snapshot) for snapshot in snapshots]
+    data: TrainingData, job: tuple[tuple, tuple, str, bool], tick: Callable[[int], None]
+) -> list[list]:
+    """One backend job: a stack of networks (or one, the reference way), each snapshot evaluated."""
+    specs, evaluate, device, reference = job
+    if reference:
+        (spec,) = specs
+        stream = ([snapshot] for snapshot in train_network(spec, data, on_epoch=lambda epoch: tick(1)))
+    else:
+        from .stack_training import train_stack  # stack_training builds on this module
+
+        stream = train_stack(specs, data, device=device, on_epoch=lambda epoch: tick(len(specs)))
+    results = [[] for _ in specs]
+    for snapshots in stream:
+        for model, snapshot in enumerate(snapshots):
+            results[model].append(snapshot if evaluate[model] is None else evaluate[model](snapshot))
+    return results
 
 
 def train_set(
@@ -230,25 +249,41 @@ def train_set(
     evaluate: Sequence[Callable[[Snapshot], object] | None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, list]]:
-    """Train independent networks concurrently; yield ``(spec index, results)`` as each finishes.
+    """Train independent networks; yield ``(spec index, results)`` as each finishes.
 
     Parameters
     ----------
     specs : sequence of TrainingSpec
     backend : Backend, optional
-        Where the networks run (default: one after another in this process).
+        Where and how the networks are computed (default: in this process, one network per stack).
+        Networks of one stack (``backend.stack_size``) finish together.
     evaluate : sequence of callables, optional
         One per spec, applied to each of its snapshots where the network trained, so that only
         the (small) evaluation results travel back; must be picklable for process backends.
         ``None`` returns the snapshots themselves.
     progress : callable, optional
-        Called in this process with the number of epochs finished since the last call, by any
-        network of the set (e.g. ``tqdm.update``).
+        Called in this process with the number of model-epochs finished since the last call,
+        by any network of the set (e.g. ``tqdm.update``).
     """
+    from .stack_training import stack_groups
+
     evaluate = [None] * len(specs) if evaluate is None else list(evaluate)
     if len(evaluate) != len(specs):
         raise ParameterError(f"{len(specs)} specs but {len(evaluate)} evaluate functions")
     backend = backend or SerialBackend()
-    yield from backend.run(
-        _train_and_evaluate, data, list(zip(specs, evaluate, strict=True)), progress=progress
+    groups = (
+        [[index] for index in range(len(specs))]
+        if backend.reference
+        else stack_groups(specs, backend.stack_size)
     )
+    jobs = [
+        (
+            tuple(specs[index] for index in group),
+            tuple(evaluate[index] for index in group),
+            backend.device,
+            backend.reference,
+        )
+        for group in groups
+    ]
+    for job, results in backend.run(_train_and_evaluate, data, jobs, progress=progress):
+        yield from zip(groups[job], results, strict=True)

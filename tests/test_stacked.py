@@ -1,0 +1,148 @@
+"""The stacked GRU and lockstep training against nn.GRU and the plain training loop."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers import small_spec
+from simsvm.backends import CudaBackend, ReferenceBackend, SerialBackend
+from simsvm.exceptions import ParameterError
+from simsvm.kernels import make_kernel
+from simsvm.model import Network
+from simsvm.stack_training import stack_groups, train_stack
+from simsvm.stacked import StackedNetworks, stacked_gru
+from simsvm.training import train_network, train_set
+
+
+def _grus(models, inputs, hidden, seed=0):
+    torch.manual_seed(seed)
+    return [nn.GRU(inputs, hidden, batch_first=True).double() for _ in range(models)]
+
+
+def _stacked_parameters(grus):
+    return [
+        torch.stack([g.weight_ih_l0.detach().T for g in grus]).contiguous().requires_grad_(),
+        torch.stack([g.weight_hh_l0.detach().T for g in grus]).contiguous().requires_grad_(),
+        torch.stack([g.bias_ih_l0.detach() for g in grus]).requires_grad_(),
+        torch.stack([g.bias_hh_l0.detach() for g in grus]).requires_grad_(),
+    ]
+
+
+def test_stacked_gru_equals_nn_gru_outputs_and_gradients():
+    grus = _grus(3, 4, 6)
+    inputs = torch.randn(3, 5, 7, 4, dtype=torch.double)  # models, batch, time, features
+    parameters = _stacked_parameters(grus)
+    time_major = inputs.permute(2, 0, 1, 3).contiguous().requires_grad_()
+    outputs = stacked_gru(time_major, *parameters)
+    expected = torch.stack([gru(inputs[m])[0] for m, gru in enumerate(grus)]).permute(2, 0, 1, 3)
+    torch.testing.assert_close(outputs, expected)
+    weights = torch.randn_like(outputs)
+    (outputs * weights).sum().backward()
+    for m, gru in enumerate(grus):
+        (gru(inputs[m])[0] * weights.permute(1, 2, 0, 3)[m]).sum().backward()
+        torch.testing.assert_close(parameters[0].grad[m], gru.weight_ih_l0.grad.T)
+        torch.testing.assert_close(parameters[1].grad[m], gru.weight_hh_l0.grad.T)
+        torch.testing.assert_close(parameters[2].grad[m], gru.bias_ih_l0.grad)
+        torch.testing.assert_close(parameters[3].grad[m], gru.bias_hh_l0.grad)
+
+
+def test_stacked_gru_passes_gradcheck_including_the_initial_state():
+    parameters = _stacked_parameters(_grus(2, 3, 4, seed=1))
+    inputs = torch.randn(6, 2, 3, 3, dtype=torch.double, requires_grad=True)
+    initial = torch.randn(2, 3, 4, dtype=torch.double, requires_grad=True)
+    assert torch.autograd.gradcheck(stacked_gru, (inputs, *parameters, initial))
+
+
+def test_stack_round_trips_networks_and_matches_their_features():
+    torch.manual_seed(0)
+    networks = [Network(80, (12, 6), n_outputs=3 if m == 1 else None) for m in range(3)]
+    stack = StackedNetworks.from_networks(networks)
+    frames = torch.randn(4, 30, 80)
+    lengths = torch.tensor([30, 11, 4, 25])
+    expected = torch.stack([network.features(frames, lengths) for network in networks]).detach()
+    whole = stack.features(frames.transpose(0, 1), lengths).detach()
+    torch.testing.assert_close(whole, expected, atol=1e-6, rtol=1e-5)
+    # reading in pieces carries the state over: same result; a subset of models is the subset
+    pieces = stack.features(frames.transpose(0, 1), lengths, models=[2, 0], chunk=7).detach()
+    torch.testing.assert_close(pieces, expected[[2, 0]], atol=1e-6, rtol=1e-5)
+    copy = stack.network(1)
+    for original, copied in zip(networks[1].parameters(), copy.parameters(), strict=True):
+        torch.testing.assert_close(original, copied, atol=0, rtol=0)
+    logits = stack.predict(whole)[1]
+    torch.testing.assert_close(logits, networks[1].predict(expected[1]).detach(), atol=1e-6, rtol=1e-5)
+
+
+def test_networks_of_one_stack_train_as_if_alone(data):
+    """Mixed objectives, and a training set one file shorter (padded rows in the last batch)."""
+    specs = [
+        small_spec(data, "baseline", "baseline", 11),
+        small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+        dataclasses.replace(
+            small_spec(data, "poly", "similarity", 13, kernel=make_kernel("poly")),
+            train_indices=tuple(range(1, 16)),
+        ),
+    ]
+    assert stack_groups(specs, None) == [[0, 1, 2]]
+    together = list(train_stack(specs, data))
+    for model, spec in enumerate(specs):
+        alone = list(train_network(spec, data))
+        assert [snapshots[model].epoch for snapshots in together] == [s.epoch for s in alone]
+        for snapshots, single in zip(together, alone, strict=True):
+            np.testing.assert_allclose(snapshots[model].features, single.features, atol=1e-5)
+            np.testing.assert_allclose(snapshots[model].train_loss, single.train_loss, rtol=1e-5)
+            if single.outputs is not None:
+                np.testing.assert_allclose(snapshots[model].outputs, single.outputs, atol=1e-5)
+
+
+def test_stack_groups_keep_schedules_apart_and_respect_the_size(data):
+    rbf = make_kernel("rbf")
+    specs = [
+        small_spec(data, "a", "similarity", 1, kernel=rbf),
+        small_spec(data, "b", "similarity", 2, kernel=rbf, epochs=5),  # another schedule
+        small_spec(data, "c", "baseline", 3),
+        small_spec(
+            data, "d", "similarity", 4, kernel=rbf, train_indices=tuple(range(9))
+        ),  # 9 files: 2 batches, like 16
+        small_spec(data, "e", "similarity", 5, kernel=rbf, train_indices=tuple(range(8))),  # 8 files: 1 batch
+    ]
+    assert stack_groups(specs, None) == [[0, 2, 3], [1], [4]]
+    assert stack_groups(specs, 2) == [[0, 2], [1], [3], [4]]
+    assert stack_groups(specs, 1) == [[index] for index in range(5)]
+    with pytest.raises(ParameterError, match="stack_size"):
+        stack_groups(specs, 0)
+    with pytest.raises(ParameterError, match="different schedules"):
+        next(train_stack(specs[:2], data))
+
+
+def test_reference_backend_is_the_plain_loop_and_stacks_agree_with_it(data):
+    specs = [
+        small_spec(data, f"n{seed}", "similarity", seed, kernel=make_kernel("cosine")) for seed in (1, 2)
+    ]
+    reference = dict(train_set(specs, data, backend=ReferenceBackend()))
+    stacked = dict(train_set(specs, data, backend=SerialBackend(stack_size=2)))
+    for index, spec in enumerate(specs):
+        for plain, single in zip(reference[index], train_network(spec, data), strict=True):
+            np.testing.assert_array_equal(plain.features, single.features)
+        for in_stack, plain in zip(stacked[index], reference[index], strict=True):
+            np.testing.assert_allclose(in_stack.features, plain.features, atol=1e-5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on machines without CUDA")
+def test_cuda_backend_says_clearly_when_there_is_no_gpu():
+    with pytest.raises(ParameterError, match="no CUDA device"):
+        CudaBackend()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_stack_trains_like_the_cpu(data):
+    specs = [
+        small_spec(data, "baseline", "baseline", 11),
+        small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+    ]
+    on_gpu = dict(train_set(specs, data, backend=CudaBackend()))
+    for index, spec in enumerate(specs):
+        for gpu, cpu in zip(on_gpu[index], train_network(spec, data), strict=True):
+            np.testing.assert_allclose(gpu.features, cpu.features, atol=1e-4)
