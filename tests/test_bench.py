@@ -24,6 +24,8 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
             "1",
             "--audio-files",
             "2",
+            "--memory-clips",
+            "30",
             "--out",
             str(tmp_path),
         ]
@@ -38,11 +40,19 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         "extraction_files_per_s_cold",
         "extraction_files_per_s_cached",
         "peak_rss_mib",
+        "memory_check_worker_rss_mib",
     ):
         assert stored[key] > 0, key
-    assert set(results["backends_s_per_model_epoch"]) == {
-        "serial",
+    assert set(results["backends_s_per_model_epoch"]) >= {
+        "serial (one network at a time)",
+        "serial (stack of 2)",
         "processes (incl. start-up)",
         "processes (start-up subtracted)",
     }
+    assert set(results["snapshot_s_by_path"]) == {
+        "nn.GRU, 32 files per batch",
+        "stacked",
+        "stacked, 1 thread",
+    }
+    assert all(0 < share < 1 for share in results["snapshot_share"].values())
     assert (tmp_path / "bench.csv").read_text().startswith("what,s_per_model_epoch")

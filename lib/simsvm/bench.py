@@ -26,11 +26,13 @@ import numpy as np
 import torch
 
 from ._io import write_json_atomic, write_text_atomic
-from .backends import ProcessBackend, SerialBackend
+from .backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
 from .evaluation import score_svm
 from .features import FrameStore, Normaliser, load_frames
 from .kernels import make_kernel
-from .training import TrainingData, TrainingSpec, sequence_features, train_network, train_set
+from .model import Network
+from .stack_training import train_stack
+from .training import TrainingData, TrainingSpec, sequence_features, train_set
 
 __all__ = ["main", "training_flop"]
 
@@ -93,6 +95,32 @@ def _time_set(specs, data, backend) -> float:
     return time.perf_counter() - start
 
 
+def _snapshot_times(data: TrainingData, spec: TrainingSpec, clips: int) -> dict[str, float]:
+    """Whole-file features of every file by one untrained network: the old and the stacked path."""
+    torch.manual_seed(0)
+    network = Network(80, spec.hidden_sizes)
+    start = time.perf_counter()
+    sequence_features(network, data.frames, range(clips), spec.normaliser)
+    reference = time.perf_counter() - start
+    every_file = replace(spec, eval_indices=tuple(range(clips)), epochs=0)
+    start = time.perf_counter()
+    next(train_stack([every_file], data))
+    return {"nn.GRU, 32 files per batch": reference, "stacked": time.perf_counter() - start}
+
+
+def _worker_memory(scratch: Path, clips: int, frames: int, rng: np.random.Generator) -> float:
+    """Peak RSS (MiB) of a worker that trains one epoch and takes one snapshot of every file."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    store = _synthetic_frames(scratch, clips, frames, rng)
+    labels = rng.integers(0, 4, clips)
+    data = TrainingData(frames=store, targets=labels, annotations=np.eye(4)[labels], task="classification")
+    spec = replace(_specs(data, 1, 1, int(0.9 * clips))[0], eval_indices=tuple(range(clips)), eval_every=1)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    _time_set([spec], data, ProcessBackend(workers=1))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m simsvm.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=1000, help="files (GTZAN: 1000)")
@@ -104,6 +132,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models", type=int, default=4, help="models in the set given to each backend")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--audio-files", type=int, default=20, help="30 s files for the extraction timing")
+    parser.add_argument(
+        "--memory-clips",
+        type=int,
+        default=2906,
+        help="files of the worker memory check (Lastfm: 2906 of 30 s; 0 skips it)",
+    )
     parser.add_argument("--out", default="benchmarks/results", help="folder for bench.json and bench.csv")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
@@ -127,40 +161,57 @@ def main(argv: list[str] | None = None) -> dict:
             frames=store, targets=labels, annotations=np.eye(10)[labels], task="classification"
         )
         specs = _specs(data, args.models, args.epochs, train)
-
-        # The reference: one model at a time, all threads, the loop a user would write.
-        torch.set_num_threads(args.threads)
-        list(
-            train_network(replace(specs[0], epochs=1, train_indices=specs[0].train_indices[:100]), data)
-        )  # warm-up
-        start = time.perf_counter()
-        for _ in train_network(specs[0], data):
-            pass
-        reference_total = time.perf_counter() - start
-        network_time = {}
         model_epochs = args.models * args.epochs
-        network_time["serial"] = _time_set(specs, data, SerialBackend(threads=args.threads)) / model_epochs
+
+        # The reference: one nn.GRU model at a time, all threads, the loop a user would write.
+        torch.set_num_threads(args.threads)
+        warm_up = replace(specs[0], epochs=1, train_indices=specs[0].train_indices[:100])
+        _time_set([warm_up], data, ReferenceBackend(threads=args.threads))
+        _time_set([warm_up], data, SerialBackend(threads=args.threads))
+        reference = _time_set(specs, data, ReferenceBackend(threads=args.threads)) / model_epochs
+        network_time = {
+            "serial (one network at a time)": _time_set(specs, data, SerialBackend(threads=args.threads)),
+            f"serial (stack of {args.models})": _time_set(
+                specs, data, SerialBackend(threads=args.threads, stack_size=args.models)
+            ),
+        }
         processes = ProcessBackend(workers=args.threads, threads_per_worker=1)
         total = _time_set(specs, data, processes)
         # Starting the workers (spawn, import torch, receive the store) is paid once per run.
-        startup = _time_set([replace(spec, epochs=0) for spec in specs], data, processes)
-        network_time["processes (incl. start-up)"] = total / model_epochs
-        network_time["processes (start-up subtracted)"] = max(total - startup, 1e-9) / model_epochs
+        startup = _time_set([replace(spec, epochs=0, eval_indices=(0,)) for spec in specs], data, processes)
+        network_time["processes (incl. start-up)"] = total
+        network_time["processes (start-up subtracted)"] = max(total - startup, 1e-9)
+        if torch.cuda.is_available():
+            cuda = CudaBackend()
+            _time_set([warm_up], data, cuda)
+            network_time[f"cuda (stack of {args.models})"] = _time_set(specs, data, cuda)
+        network_time = {name: seconds / model_epochs for name, seconds in network_time.items()}
         results["process_startup_s"] = startup
-        # Whole-sequence snapshot of every file (forward only), as every evaluation does.
-        from .model import Network
-
-        torch.manual_seed(0)
-        network = Network(80, (100, 50))
-        start = time.perf_counter()
-        features = sequence_features(network, store, range(args.clips), specs[0].normaliser)
-        snapshot_s = time.perf_counter() - start
-        reference = reference_total / args.epochs
         results["reference_s_per_model_epoch"] = reference
-        results["snapshot_s"] = snapshot_s
         rows = [("reference (one nn.GRU model at a time)", reference)]
         rows += [(f"backend {name}", seconds) for name, seconds in network_time.items()]
         results["backends_s_per_model_epoch"] = network_time
+
+        # Whole-file features of every file, as each evaluation computes them, with the threads
+        # of the serial backend and with the one thread of a worker process.
+        torch.set_num_threads(args.threads)
+        snapshots = _snapshot_times(data, specs[0], args.clips)
+        torch.set_num_threads(1)
+        snapshot_one_thread = _snapshot_times(data, specs[0], args.clips)["stacked"]
+        torch.set_num_threads(args.threads)
+        snapshot_s = snapshots["stacked"]
+        epochs_between = 10
+        # a worker's network takes (workers x s/model-epoch) per epoch of its own
+        worker_epoch = args.threads * network_time["processes (start-up subtracted)"]
+        results["snapshot_s"] = snapshot_s
+        results["snapshot_s_by_path"] = {**snapshots, "stacked, 1 thread": snapshot_one_thread}
+        results["snapshot_share"] = {
+            "serial": snapshot_s
+            / (snapshot_s + epochs_between * network_time["serial (one network at a time)"]),
+            "processes": snapshot_one_thread / (snapshot_one_thread + epochs_between * worker_epoch),
+        }
+        torch.manual_seed(0)
+        features = sequence_features(Network(80, (100, 50)), store, range(args.clips), specs[0].normaliser)
 
         # SVM refit on a fold's features.
         start = time.perf_counter()
@@ -189,6 +240,11 @@ def main(argv: list[str] | None = None) -> dict:
             start = time.perf_counter()
             load_frames(audio, cache_dir=scratch / "cache", progress=False)
             results[f"extraction_files_per_s_{label}"] = args.audio_files / (time.perf_counter() - start)
+        if args.memory_clips:
+            results["memory_check_clips"] = args.memory_clips
+            results["memory_check_worker_rss_mib"] = _worker_memory(
+                scratch / "memory", args.memory_clips, args.frames, rng
+            )
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["peak_rss_children_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
@@ -204,9 +260,13 @@ def main(argv: list[str] | None = None) -> dict:
         f"matmul peak {results['matmul_peak_gflops']:.0f} GFLOP/s ({args.threads} threads); "
         f"{results['gflop_per_model_epoch']:.1f} GFLOP per model-epoch ({train} excerpts of 100 frames)"
     )
+    old_path = snapshots["nn.GRU, 32 files per batch"]
     print(
-        f"snapshot of {args.clips} x {args.frames} frames: {snapshot_s:.2f} s = "
-        f"{snapshot_s / (epochs_between * reference):.0%} of {epochs_between} reference epochs"
+        f"snapshot of {args.clips} x {args.frames} frames: {snapshot_s:.2f} s stacked "
+        f"({old_path / snapshot_s:.2f}x faster than nn.GRU's {old_path:.2f} s), "
+        f"{snapshot_one_thread:.2f} s on one thread; share of training with a snapshot every "
+        f"{epochs_between} epochs: serial {results['snapshot_share']['serial']:.0%}, "
+        f"processes {results['snapshot_share']['processes']:.0%}"
     )
     print(f"SVM refit ({train} training vectors): {results['svm_refit_s']:.3f} s")
     print(
@@ -215,6 +275,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     rss, worker_rss = results["peak_rss_mib"], results["peak_rss_children_mib"]
     print(f"peak RSS {rss:.0f} MiB (largest worker {worker_rss:.0f} MiB); worker start-up {startup:.1f} s")
+    if args.memory_clips:
+        print(
+            f"worker training on {args.memory_clips} x {args.frames} frames (memory-mapped cache): "
+            f"peak RSS {results['memory_check_worker_rss_mib']:.0f} MiB"
+        )
     out = Path(args.out)
     write_json_atomic(out / "bench.json", results)
     write_text_atomic(out / "bench.csv", "\n".join(lines) + "\n")

@@ -46,61 +46,71 @@ class _StackedGRU(torch.autograd.Function):
         training = any(ctx.needs_input_grad)
         states = inputs.new_empty(steps + 1, models, batch, hidden)
         states[0] = initial
-        gates = inputs.new_empty(steps if training else 1, models, batch, 2 * hidden)
-        candidates = inputs.new_empty(steps if training else 1, models, batch, hidden)
-        recurrent = inputs.new_empty(steps if training else 1, models, batch, 3 * hidden)
         projected = inputs.new_empty(models, batch, 3 * hidden)
+        recurrent = inputs.new_empty(models, batch, 3 * hidden)
+        gates = inputs.new_empty(models, batch, 2 * hidden)
+        candidate = inputs.new_empty(models, batch, hidden)
+        # Per step, what the backward pass multiplies the incoming gradient by (see there),
+        # computed here while the step's values are in cache.
+        factors = inputs.new_empty(steps if training else 0, models, batch, 5, hidden)
+        one = inputs.new_ones(())
         for step in range(steps):
-            kept = step if training else 0  # without gradients, gate buffers are scratch space
             torch.baddbmm(bias_input, inputs[step], weight_ih, out=projected)
-            torch.bmm(states[step], weight_hh, out=recurrent[kept])
-            recurrent_n = recurrent[kept, ..., 2 * hidden :].add_(bias_hn)
-            reset_update = projected[..., : 2 * hidden].add_(recurrent[kept, ..., : 2 * hidden])
-            torch.sigmoid(reset_update, out=gates[kept])
-            reset, update = gates[kept, ..., :hidden], gates[kept, ..., hidden:]
-            torch.tanh(torch.addcmul(projected[..., 2 * hidden :], reset, recurrent_n), out=candidates[kept])
-            torch.lerp(candidates[kept], states[step], update, out=states[step + 1])
+            torch.bmm(states[step], weight_hh, out=recurrent)
+            recurrent_n = recurrent[..., 2 * hidden :].add_(bias_hn)
+            torch.sigmoid(projected[..., : 2 * hidden].add_(recurrent[..., : 2 * hidden]), out=gates)
+            reset, update = gates[..., :hidden], gates[..., hidden:]
+            torch.tanh(torch.addcmul(projected[..., 2 * hidden :], reset, recurrent_n), out=candidate)
+            torch.lerp(candidate, states[step], update, out=states[step + 1])
+            if training:
+                through_reset, through_update, through_candidate, candidate_recurrent, keep = factors[
+                    step
+                ].unbind(2)
+                torch.addcmul(one, candidate, candidate, value=-1, out=through_candidate)
+                through_candidate.addcmul_(through_candidate, update, value=-1)  # (1 - n^2)(1 - z)
+                torch.mul(through_candidate, reset, out=candidate_recurrent)
+                torch.addcmul(reset, reset, reset, value=-1, out=through_reset)  # r(1 - r)
+                through_reset.mul_(recurrent_n).mul_(through_candidate)
+                torch.addcmul(update, update, update, value=-1, out=through_update)  # z(1 - z)
+                through_update.mul_(states[step] - candidate)
+                keep.copy_(update)
         if training:
-            ctx.save_for_backward(inputs, weight_ih, weight_hh, states, gates, candidates, recurrent)
+            ctx.save_for_backward(inputs, weight_ih, weight_hh, states, factors)
         return states[1:]
 
     @staticmethod
     def backward(ctx, grad_outputs):
-        inputs, weight_ih, weight_hh, states, gates, candidates, recurrent = ctx.saved_tensors
+        inputs, weight_ih, weight_hh, states, factors = ctx.saved_tensors
         steps, models, batch, _ = inputs.shape
         hidden = weight_hh.shape[1]
         grad_outputs = grad_outputs.contiguous()
         weight_ih_t, weight_hh_t = weight_ih.transpose(1, 2), weight_hh.transpose(1, 2)
-        grad_inputs = torch.empty_like(inputs)
+        grad_inputs = torch.empty_like(inputs) if ctx.needs_input_grad[0] else None
         grad_weight_ih, grad_weight_hh = torch.zeros_like(weight_ih), torch.zeros_like(weight_hh)
-        grad_bias_ih = inputs.new_zeros(models, 3 * hidden)
-        grad_bias_hh = inputs.new_zeros(models, 3 * hidden)
-        # Gradients of one step's pre-activations: of the input projection and of W_hh h + b_hh.
-        # They differ only in the candidate part, which the reset gate scales on the recurrent side.
-        grad_projected = inputs.new_empty(models, batch, 3, hidden)
+        # The gradient of one step's state times its five factors gives, in this order, the
+        # gradients of the pre-activations of the reset gate, the update gate, the candidate's
+        # input side and its recurrent side (scaled by the reset gate), and the direct path to
+        # the previous state.  Input projection: slots 0, 1, 2; recurrent products: 0, 1, 3.
+        scaled = inputs.new_empty(models, batch, 5, hidden)
         grad_recurrent = inputs.new_empty(models, batch, 3, hidden)
+        recurrent_slots = torch.tensor([0, 1, 3], device=inputs.device)
+        summed = inputs.new_zeros(models, batch, 5, hidden)  # for the bias gradients
         carry = inputs.new_zeros(models, batch, hidden)
         for step in range(steps - 1, -1, -1):
-            reset, update = gates[step, ..., :hidden], gates[step, ..., hidden:]
-            candidate, previous = candidates[step], states[step]
             grad_state = grad_outputs[step] + carry
-            grad_candidate = grad_state * (1 - update) * (1 - candidate * candidate)
-            grad_projected[:, :, 2] = grad_candidate
-            torch.mul(grad_candidate, reset, out=grad_recurrent[:, :, 2])
-            grad_projected[:, :, 0] = grad_recurrent[:, :, 0] = (
-                grad_candidate * recurrent[step, ..., 2 * hidden :] * reset * (1 - reset)
-            )
-            grad_projected[:, :, 1] = grad_recurrent[:, :, 1] = (
-                grad_state * (previous - candidate) * update * (1 - update)
-            )
-            flat_projected = grad_projected.view(models, batch, 3 * hidden)
+            torch.mul(factors[step], grad_state[:, :, None, :], out=scaled)
+            torch.index_select(scaled, 2, recurrent_slots, out=grad_recurrent)
+            grad_projected = scaled[:, :, :3].reshape(models, batch, 3 * hidden)  # a view
             flat_recurrent = grad_recurrent.view(models, batch, 3 * hidden)
-            carry = torch.baddbmm(grad_state * update, flat_recurrent, weight_hh_t)
-            torch.bmm(flat_projected, weight_ih_t, out=grad_inputs[step])
-            grad_weight_ih.baddbmm_(inputs[step].transpose(1, 2), flat_projected)
-            grad_weight_hh.baddbmm_(previous.transpose(1, 2), flat_recurrent)
-            grad_bias_ih += flat_projected.sum(1)
-            grad_bias_hh += flat_recurrent.sum(1)
+            carry = torch.baddbmm(scaled[:, :, 4], flat_recurrent, weight_hh_t)
+            if grad_inputs is not None:
+                torch.bmm(grad_projected, weight_ih_t, out=grad_inputs[step])
+            grad_weight_ih.baddbmm_(inputs[step].transpose(1, 2), grad_projected)
+            grad_weight_hh.baddbmm_(states[step].transpose(1, 2), flat_recurrent)
+            summed += scaled
+        summed = summed.sum(dim=1)
+        grad_bias_ih = summed[:, :3].reshape(models, 3 * hidden)
+        grad_bias_hh = summed[:, [0, 1, 3]].reshape(models, 3 * hidden)
         return grad_inputs, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh, carry
 
 
