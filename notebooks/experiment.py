@@ -62,6 +62,7 @@ backend: str = "processes"
 workers: Optional[int] = None  # default: one per CPU core
 threads_per_worker: int = 1
 stack_size: Optional[int] = None  # networks computed together; default 1 on CPU, all on cuda
+scheduler: Optional[str] = None  # dask scheduler address (backend 'dask'); None: a local cluster
 results_dir: str = "results"
 save_features: bool = True
 cache_dir: Optional[str] = ".cache/frames"  # None keeps frames in memory only

@@ -1,12 +1,25 @@
 import json
 
-from simsvm.bench import main, training_flop
+import pytest
+
+from simsvm.bench import PAPER_SIZES, main, reproduction_cost, training_flop
 
 
 def test_training_flop_by_hand():
     # layer 1: 2*3*100*(80+100) = 108000, layer 2: 2*3*50*(100+50) = 45000 FLOP per step forward;
     # training = 3 x forward, 100 steps
     assert training_flop((100, 50), 80, 100) == 3 * (108_000 + 45_000) * 100
+
+
+def test_reproduction_cost_by_hand():
+    rows = {row["dataset"]: row for row in reproduction_cost(0.002, 1e-5)}
+    gtzan = rows["gtzan"]
+    # 10 folds x 4 networks + 100 splits x 2 networks, 400 epochs each
+    assert gtzan["networks"] == 240 and gtzan["model_epochs"] == 96_000
+    # 96,000 model-epochs x 900 excerpts x 2 ms; 240 networks x 41 snapshots x 1000 files x 30 s x 10 us
+    assert gtzan["worker_hours_training"] == pytest.approx(96_000 * 900 * 0.002 / 3600)
+    assert gtzan["worker_hours_snapshots"] == pytest.approx(240 * 41 * 1000 * 30 * 22050 / 551 * 1e-5 / 3600)
+    assert set(rows) == set(PAPER_SIZES)
 
 
 def test_benchmark_runs_small_and_writes_its_figures(tmp_path):

@@ -17,6 +17,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import socket
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
@@ -33,6 +35,7 @@ __all__ = [
     "ReferenceBackend",
     "SerialBackend",
     "make_backend",
+    "worker_identity",
 ]
 
 
@@ -40,11 +43,25 @@ def _ignore(count: int = 1) -> None:
     pass
 
 
+def worker_identity() -> str:
+    """Who computes here: the dask worker's address inside a dask worker, else ``host:pid``."""
+    if "distributed" in sys.modules:
+        from distributed import get_worker
+
+        try:
+            return get_worker().address
+        except ValueError:  # not inside a dask worker
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 class Backend:
     """Runs ``function(context, job, tick)`` for every job; yields ``(index, result)`` as each finishes.
 
     A job calls ``tick(n)`` to report ``n`` units of work done (e.g. epochs); the backend passes
-    them on to ``progress`` in the calling process, wherever the job runs.
+    them on to ``progress`` in the calling process, wherever the job runs.  ``names`` (used as
+    task keys) and ``work`` (a job's units, reported at its end by backends that cannot relay
+    ticks) are optional hints.
 
     Attributes
     ----------
@@ -67,6 +84,8 @@ class Backend:
         jobs: Sequence[Any],
         *,
         progress: Callable[[int], None] | None = None,
+        names: Sequence[str] | None = None,
+        work: Sequence[int] | None = None,
     ) -> Iterator[tuple[int, Any]]:
         raise NotImplementedError
 
@@ -77,7 +96,7 @@ class SerialBackend(Backend):
     def __init__(self, threads: int | None = None, stack_size: int | None = 1):
         self.threads, self.stack_size = threads, stack_size
 
-    def run(self, function, context, jobs, *, progress=None):
+    def run(self, function, context, jobs, *, progress=None, names=None, work=None):
         previous = torch.get_num_threads()
         if self.threads is not None:
             torch.set_num_threads(self.threads)
@@ -131,7 +150,7 @@ class ProcessBackend(Backend):
                 f"workers and threads_per_worker must be >= 1, got {workers}, {threads_per_worker}"
             )
 
-    def run(self, function, context, jobs, *, progress=None):
+    def run(self, function, context, jobs, *, progress=None, names=None, work=None):
         if not jobs:
             return
         spawn = multiprocessing.get_context("spawn")
@@ -189,14 +208,22 @@ BACKENDS = {
     "processes": ProcessBackend,
     "cuda": CudaBackend,
     "reference": ReferenceBackend,
+    "dask": None,  # simsvm.cluster.DaskBackend, imported only when asked for (optional extra)
 }
 
 
 def make_backend(
-    name: str, *, workers: int | None = None, threads: int | None = None, stack_size: int | None = None
+    name: str,
+    *,
+    workers: int | None = None,
+    threads: int | None = None,
+    stack_size: int | None = None,
+    scheduler: str | None = None,
 ) -> Backend:
-    """Backend by name: ``'serial'``, ``'processes'``, ``'cuda'`` or ``'reference'``.
+    """Backend by name: ``'serial'``, ``'processes'``, ``'cuda'``, ``'reference'`` or ``'dask'``.
 
+    ``scheduler`` is the dask scheduler's address (``'dask'`` without one starts a local cluster
+    of ``workers`` processes).
     ``stack_size`` ``None`` takes the backend's default: one network per job on CPU, every
     network that can share a stack on CUDA.
     """
@@ -208,4 +235,10 @@ def make_backend(
         return CudaBackend(stack_size=stack_size)
     if name == "reference":
         return ReferenceBackend(threads=threads)
+    if name == "dask":
+        from .cluster import DaskBackend
+
+        return DaskBackend(
+            scheduler, workers=workers, threads_per_worker=threads or 1, stack_size=stack_size or 1
+        )
     raise ParameterError(f"unknown backend {name!r}; choose one of {sorted(BACKENDS)}")

@@ -5,6 +5,7 @@ Layout of a batch ``results/<batch>/``::
     <name>/              the run folder of each experiment (see simsvm.results)
     <name>.ipynb         the executed experiment notebook (partial when it failed)
     <name>.error.txt     why a run failed, when it did
+    batch.json           each run's parameter file and parameters hash
     summary.ipynb        the executed summary notebook
 
 A run whose ``<name>/results.csv`` exists is complete and skipped, so a batch started again
@@ -13,13 +14,14 @@ resumes; an unfinished run resumes inside its own folder (finished networks are 
 
 from __future__ import annotations
 
+import json
 import os
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._io import write_text_atomic
+from ._io import write_json_atomic, write_text_atomic
 from .config import ExperimentConfig, load_config
 from .exceptions import ParameterError
 from .results import RESULTS_FILE
@@ -106,16 +108,59 @@ def run_batch(
     figures_dir: str | Path = "figures",
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
     overrides: dict | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> BatchReport:
     """Execute the experiment notebook for each parameter file (``jobs`` at a time), then the summary.
 
     Every parameter file is checked before anything runs: its keys against the configuration and
     against the notebook's declared parameters.  A failed run leaves its partial notebook and an
     error file and does not stop the others.
+
+    ``scheduler`` sends every run's training jobs to that dask cluster; ``workers`` starts a
+    local dask cluster of that many processes for the whole batch (or, without dask installed,
+    gives each run that many worker processes).  Both override the files' ``backend``.
     """
+    from .cluster import dask_available, local_cluster
+
     overrides = dict(overrides or {})
+    cluster = None
+    if scheduler is None and workers is not None and dask_available():
+        cluster = local_cluster(workers)
+        scheduler = cluster.scheduler_address
+    if scheduler is not None:
+        overrides.update(backend="dask", scheduler=scheduler)
+    elif workers is not None:
+        overrides.update(backend="processes", workers=workers)
+    try:
+        return _run_batch(
+            paths=parameter_files,
+            batch=batch,
+            results_dir=results_dir,
+            jobs=jobs,
+            summary=summary,
+            figures_dir=figures_dir,
+            cell_timeout_s=cell_timeout_s,
+            overrides=overrides,
+        )
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_batch(
+    *,
+    paths: list[str | Path],
+    batch: str,
+    results_dir: str | Path,
+    jobs: int,
+    summary: bool,
+    figures_dir: str | Path,
+    cell_timeout_s: int,
+    overrides: dict,
+) -> BatchReport:
     batch_dir = Path(results_dir) / batch
-    paths = [Path(p) for p in parameter_files]
+    paths = [Path(p) for p in paths]
     if not paths:
         raise ParameterError("no parameter files given")
     configs: dict[str, tuple[Path, ExperimentConfig]] = {}
@@ -132,6 +177,15 @@ def run_batch(
     report.skipped = [name for name in configs if name in complete]
     todo = [(path, config) for name, (path, config) in configs.items() if name not in complete]
     batch_dir.mkdir(parents=True, exist_ok=True)
+    # Which file each run came from: with the parameters hash in every job's provenance, this
+    # traces each result row back to its parameter file.
+    sources = {
+        name: {"parameters_file": str(path.resolve()), "parameters_hash": config.parameters_hash()}
+        for name, (path, config) in configs.items()
+    }
+    ledger = batch_dir / "batch.json"
+    earlier = json.loads(ledger.read_text())["runs"] if ledger.is_file() else {}
+    write_json_atomic(ledger, {"runs": {**earlier, **sources}})
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         # one run at a time: stream its output; several: keep the terminal readable
         outcomes = pool.map(

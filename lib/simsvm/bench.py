@@ -34,7 +34,17 @@ from .model import Network
 from .stack_training import train_stack
 from .training import TrainingData, TrainingSpec, sequence_features, train_set
 
-__all__ = ["main", "training_flop"]
+__all__ = ["PAPER_SIZES", "main", "reproduction_cost", "training_flop"]
+
+# Files and typical length (seconds) of the paper's datasets (Table 1; Emotify's clips run 30-60 s).
+PAPER_SIZES = {
+    "lastfm": (2906, 30.0),
+    "emotify": (400, 45.0),
+    "mediaeval2013": (744, 45.0),
+    "gtzan": (1000, 30.0),
+    "ballroom": (754, 30.0),
+}
+_FRAMES_PER_SECOND = 22050 / 551
 
 
 def training_flop(hidden_sizes: tuple[int, ...], n_inputs: int, steps: int) -> float:
@@ -42,6 +52,47 @@ def training_flop(hidden_sizes: tuple[int, ...], n_inputs: int, steps: int) -> f
     sizes = [n_inputs, *hidden_sizes]
     forward = sum(2 * 3 * h * (i + h) for i, h in itertools.pairwise(sizes))
     return 3.0 * forward * steps
+
+
+def reproduction_cost(
+    seconds_per_excerpt: float,
+    seconds_per_frame: float,
+    *,
+    epochs: int = 400,
+    eval_every: int = 10,
+    folds: int = 10,
+    cv_networks: int = 4,
+    splits: int = 100,
+    split_networks: int = 2,
+    train_share: float = 0.9,
+) -> list[dict]:
+    """Model-epochs and estimated worker-hours of the paper's full protocol, per dataset.
+
+    CV trains ``cv_networks`` (NN/FL, RBF-SL, Cos-SL, Poly-SL) per fold, the significance protocol
+    ``split_networks`` (NN/FL, RBF-SL) per split, each for ``epochs``; every network reads every
+    file whole at each of its ``epochs / eval_every + 1`` evaluations.  Training time scales with
+    the excerpts read (``train_share`` x files per epoch), snapshots with the frames read;
+    ``seconds_per_excerpt`` and ``seconds_per_frame`` are one worker's, from the benchmark.
+    """
+    rows = []
+    for dataset, (files, seconds) in PAPER_SIZES.items():
+        networks = folds * cv_networks + splits * split_networks
+        model_epochs = networks * epochs
+        training = model_epochs * train_share * files * seconds_per_excerpt
+        snapshots = (
+            networks * (epochs // eval_every + 1) * files * seconds * _FRAMES_PER_SECOND * seconds_per_frame
+        )
+        rows.append(
+            {
+                "dataset": dataset,
+                "networks": networks,
+                "model_epochs": model_epochs,
+                "worker_hours_training": training / 3600,
+                "worker_hours_snapshots": snapshots / 3600,
+                "worker_hours": (training + snapshots) / 3600,
+            }
+        )
+    return rows
 
 
 def _matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
@@ -245,6 +296,11 @@ def main(argv: list[str] | None = None) -> dict:
             results["memory_check_worker_rss_mib"] = _worker_memory(
                 scratch / "memory", args.memory_clips, args.frames, rng
             )
+    per_worker_epoch = args.threads * results["backends_s_per_model_epoch"]["processes (start-up subtracted)"]
+    results["reproduction"] = reproduction_cost(
+        per_worker_epoch / train,
+        results["snapshot_s_by_path"]["stacked, 1 thread"] / (args.clips * args.frames),
+    )
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["peak_rss_children_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
@@ -280,6 +336,14 @@ def main(argv: list[str] | None = None) -> dict:
             f"worker training on {args.memory_clips} x {args.frames} frames (memory-mapped cache): "
             f"peak RSS {results['memory_check_worker_rss_mib']:.0f} MiB"
         )
+    print("full reproduction (400 epochs; 10-fold CV x 4 networks + 100 splits x 2), per worker process:")
+    for row in results["reproduction"]:
+        print(
+            f"  {row['dataset']:14s} {row['model_epochs']:8d} model-epochs  "
+            f"{row['worker_hours']:7.1f} worker-hours ({row['worker_hours_snapshots']:.1f} of them snapshots)"
+        )
+    total = sum(row["worker_hours"] for row in results["reproduction"])
+    print(f"  {'all five':14s} {total:24.0f} worker-hours")
     out = Path(args.out)
     write_json_atomic(out / "bench.json", results)
     write_text_atomic(out / "bench.csv", "\n".join(lines) + "\n")

@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
     from .protocol import run_experiment
 
     config = load_config(args.parameters, _parse_overrides(args.set))
-    table = run_experiment(config)
+    table = run_experiment(config, parameters_file=str(args.parameters))
     final = table[
         (table.epoch == table.epoch.max())
         & (table.metric != "train_loss")
@@ -57,6 +57,8 @@ def _batch(args: argparse.Namespace) -> int:
         figures_dir=args.figures_dir,
         cell_timeout_s=args.cell_timeout,
         overrides=_parse_overrides(args.set),
+        scheduler=args.scheduler,
+        workers=args.workers,
     )
     print(report.describe())
     return 1 if report.failed else 0
@@ -102,6 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--figures-dir", default="figures", help="where the summary writes figures and tables")
     batch.add_argument("--no-summary", action="store_true", help="skip summary.ipynb")
     batch.add_argument("--cell-timeout", type=int, default=4 * 3600, help="seconds one notebook cell may run")
+    batch.add_argument(
+        "--scheduler", help="dask scheduler address (tcp://host:8786): every run's jobs go to that cluster"
+    )
+    batch.add_argument(
+        "--workers",
+        type=int,
+        help="start a local dask cluster of N worker processes for the batch "
+        "(without dask installed: N worker processes per run)",
+    )
     batch.add_argument(
         "--set",
         action="append",

@@ -8,6 +8,8 @@ wrong types are errors that name the key, never silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import types
 import typing
@@ -28,6 +30,7 @@ EXECUTION_KEYS = (
     "workers",
     "threads_per_worker",
     "stack_size",
+    "scheduler",
     "results_dir",
     "cache_dir",
     "progress",
@@ -38,7 +41,7 @@ _CHOICES = {
     "baseline_loss": ("sse", "cross_entropy"),
     "normalisation": ("dataset", "train_only"),
     "svm_kernel": ("rbf", "cosine", "poly"),
-    "backend": ("serial", "processes", "cuda", "reference"),
+    "backend": ("serial", "processes", "cuda", "reference", "dask"),
     "protocol": ("cv", "split", "random_splits"),
 }
 
@@ -93,6 +96,7 @@ class ExperimentConfig:
     workers: Optional[int] = None  # noqa: UP045 - papermill and get_type_hints read Optional
     threads_per_worker: int = 1
     stack_size: Optional[int] = None  # noqa: UP045
+    scheduler: Optional[str] = None  # noqa: UP045 - dask scheduler address, backend 'dask'
     results_dir: str = "results"
     save_features: bool = True
     cache_dir: Optional[str] = ".cache/frames"  # noqa: UP045
@@ -172,6 +176,11 @@ class ExperimentConfig:
     def scientific_dict(self) -> dict[str, Any]:
         """The parameters that determine the numbers (everything but :data:`EXECUTION_KEYS`)."""
         return {k: v for k, v in self.to_dict().items() if k not in EXECUTION_KEYS}
+
+    def parameters_hash(self) -> str:
+        """16 hex digits identifying :meth:`scientific_dict` (what a job's numbers depend on)."""
+        text = json.dumps(self.scientific_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def run_dir(self) -> Path:

@@ -148,6 +148,7 @@ class FoldEvaluator:
     test_targets: np.ndarray
     svm_kernel: Kernel
     svm_c: float
+    job: str
 
     def __call__(self, snapshot: Snapshot) -> tuple[int, list[dict], np.ndarray]:
         """``(epoch, result rows, features)``: the features travel back to be kept beside the rows."""
@@ -189,6 +190,7 @@ class FoldEvaluator:
             "metric": metric,
             "value": value,
             "seed": self.seed,
+            "job": self.job,
         }
 
 
@@ -245,6 +247,7 @@ def plan_jobs(
                 test_targets=dataset.targets[test],
                 svm_kernel=svm_kernel,
                 svm_c=config.svm_c,
+                job=spec.name,
             )
             jobs.append((spec.name, spec, evaluator))
     return jobs
@@ -305,11 +308,14 @@ def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]
     return dataset, data, report
 
 
-def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
+def run_experiment(
+    config: ExperimentConfig, *, backend: Backend | None = None, parameters_file: str | None = None
+):
     """Run one experiment end to end and return its results table (a pandas DataFrame).
 
     Results land in ``<results_dir>/<name>/`` (see :mod:`simsvm.results`).  Calling it again
-    with the same parameters resumes: finished jobs are not recomputed.
+    with the same parameters resumes: finished jobs are not recomputed.  ``parameters_file``,
+    where the parameters were read from, is recorded with every job's provenance.
     """
     started = time.time()
     run_dir = open_run_dir(config)
@@ -333,6 +339,8 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
         "torch": torch.__version__,
         "dataset": dataset.describe(),
         "load_report": load_report,
+        "parameters_hash": config.parameters_hash(),
+        "parameters_file": parameters_file,
         "fold_seed": config.seed,
         "seeds": {name: spec.seed for name, spec, _ in jobs},
         # sizes of each fold or split, e.g. for the corrected resampled t-test
@@ -350,6 +358,7 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
         workers=config.workers,
         threads=config.threads_per_worker,
         stack_size=config.stack_size,
+        scheduler=config.scheduler,
     )
     # Progress in model-epochs: networks finish in bursts, epochs arrive steadily.
     bar = tqdm(
@@ -360,12 +369,15 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
         disable=not config.progress,
     )
     bar.set_postfix(networks=f"{len(jobs) - len(todo)}/{len(jobs)}")
+    workers: dict[str, str] = {}
     results = train_set(
         [spec for _, spec, _ in todo],
         data,
         backend=backend,
         evaluate=[evaluator for _, _, evaluator in todo],
         progress=bar.update,
+        job_prefix=f"{config.parameters_hash()}-",
+        on_finished=lambda indices, worker: workers.update({todo[i][0]: worker for i in indices}),
     )
     finished = len(jobs) - len(todo)
     for index, evaluated in results:
@@ -382,7 +394,17 @@ def run_experiment(config: ExperimentConfig, *, backend: Backend | None = None):
                 task=dataset.task,
                 target_names=dataset.target_names,
             )
-        write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows])
+        provenance = {
+            "job": name,
+            "worker": workers.get(name),
+            "seed": spec.seed,
+            "parameters_hash": config.parameters_hash(),
+            "parameters_file": parameters_file,
+            "git_commit": session["git_commit"],
+            "backend": config.backend,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows], provenance=provenance)
         finished += 1
         bar.set_postfix(networks=f"{finished}/{len(jobs)}")
     bar.close()

@@ -5,6 +5,7 @@ Layout of a run folder ``results/<run>/``::
     parameters.yaml   resolved parameters (every key, defaults filled in)
     metadata.json     library version, git commit, seeds per job, dataset report, timings
     jobs/<job>.csv    rows of one finished job (one network on one fold), written atomically
+    jobs/<job>.json   its provenance: worker, seed, parameters hash and file, git commit
     features/<job>.npz  the job's learned features at every evaluated epoch (``save_features``)
     results.csv       all job files merged and sorted, written atomically at the end
 
@@ -15,6 +16,7 @@ and the merged table can hold neither duplicates nor half a job.
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,7 +25,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ._io import atomic_write, write_text_atomic
+from ._io import atomic_write, write_json_atomic, write_text_atomic
 from .config import ExperimentConfig
 from .exceptions import DataError, ParameterError
 
@@ -33,6 +35,7 @@ __all__ = [
     "finished_jobs",
     "git_commit",
     "load_features",
+    "load_provenance",
     "load_results",
     "merge_jobs",
     "open_run_dir",
@@ -40,7 +43,7 @@ __all__ = [
     "write_job",
 ]
 
-COLUMNS = ("dataset", "approach", "protocol", "fold", "epoch", "target", "metric", "value", "seed")
+COLUMNS = ("dataset", "approach", "protocol", "fold", "epoch", "target", "metric", "value", "seed", "job")
 RESULTS_FILE = "results.csv"
 _SORT = ["dataset", "protocol", "approach", "fold", "epoch", "metric", "target"]
 
@@ -56,9 +59,24 @@ def _csv(table: pd.DataFrame) -> str:
     return buffer.getvalue()
 
 
-def write_job(run_dir: str | Path, job: str, rows: Iterable[dict]) -> Path:
-    """Write the rows of one finished job atomically."""
+def write_job(run_dir: str | Path, job: str, rows: Iterable[dict], *, provenance: dict | None = None) -> Path:
+    """Write the rows of one finished job atomically, its provenance first (``jobs/<job>.json``).
+
+    The rows file is what marks a job finished, so it is written last.
+    """
+    if provenance is not None:
+        write_json_atomic(Path(run_dir) / "jobs" / f"{job}.json", provenance)
     return write_text_atomic(Path(run_dir) / "jobs" / f"{job}.csv", _csv(_table(rows)))
+
+
+def load_provenance(run_dir: str | Path) -> pd.DataFrame:
+    """One row per finished job: worker, seed, parameters hash and file, commit, backend, time.
+
+    Join it to ``results.csv`` on ``job`` to trace every result row.
+    """
+    folder = Path(run_dir) / "jobs"
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("*.json"))]
+    return pd.DataFrame(records)
 
 
 def write_features(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .backends import Backend, SerialBackend
+from .backends import Backend, SerialBackend, worker_identity
 from .exceptions import ParameterError
 from .features import FrameStore, Normaliser
 from .kernels import Kernel
@@ -224,8 +224,11 @@ def train_network(
 
 def _train_and_evaluate(
     data: TrainingData, job: tuple[tuple, tuple, str, bool], tick: Callable[[int], None]
-) -> list[list]:
-    """One backend job: a stack of networks (or one, the reference way), each snapshot evaluated."""
+) -> tuple[list[list], str]:
+    """One backend job: a stack of networks (or one, the reference way), each snapshot evaluated.
+
+    Returns the results per network and who computed them (:func:`~simsvm.backends.worker_identity`).
+    """
     specs, evaluate, device, reference = job
     if reference:
         (spec,) = specs
@@ -238,7 +241,7 @@ def _train_and_evaluate(
     for snapshots in stream:
         for model, snapshot in enumerate(snapshots):
             results[model].append(snapshot if evaluate[model] is None else evaluate[model](snapshot))
-    return results
+    return results, worker_identity()
 
 
 def train_set(
@@ -248,6 +251,8 @@ def train_set(
     backend: Backend | None = None,
     evaluate: Sequence[Callable[[Snapshot], object] | None] | None = None,
     progress: Callable[[int], None] | None = None,
+    job_prefix: str = "",
+    on_finished: Callable[[list[int], str], None] | None = None,
 ) -> Iterator[tuple[int, list]]:
     """Train independent networks; yield ``(spec index, results)`` as each finishes.
 
@@ -264,6 +269,11 @@ def train_set(
     progress : callable, optional
         Called in this process with the number of model-epochs finished since the last call,
         by any network of the set (e.g. ``tqdm.update``).
+    job_prefix : str
+        Start of every job's name (``<prefix><spec names joined by +>``), which backends that
+        schedule by name (dask) use as the job's key.
+    on_finished : callable, optional
+        Called with the spec indices of each finished job and the worker that computed it.
     """
     from .stack_training import stack_groups
 
@@ -285,5 +295,11 @@ def train_set(
         )
         for group in groups
     ]
-    for job, results in backend.run(_train_and_evaluate, data, jobs, progress=progress):
+    names = [job_prefix + "+".join(specs[index].name for index in group) for group in groups]
+    work = [sum(specs[index].epochs for index in group) for group in groups]
+    for job, (results, worker) in backend.run(
+        _train_and_evaluate, data, jobs, progress=progress, names=names, work=work
+    ):
+        if on_finished is not None:
+            on_finished(groups[job], worker)
         yield from zip(groups[job], results, strict=True)
