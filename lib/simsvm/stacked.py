@@ -54,16 +54,20 @@ class _StackedGRU(torch.autograd.Function):
         # computed here while the step's values are in cache.
         factors = inputs.new_empty(steps if training else 0, models, batch, 5, hidden)
         one = inputs.new_ones(())
+        # Views made once: slicing inside the loop costs about as much as the arithmetic.
+        projected_gates, projected_candidate = projected[..., : 2 * hidden], projected[..., 2 * hidden :]
+        recurrent_gates, recurrent_n = recurrent[..., : 2 * hidden], recurrent[..., 2 * hidden :]
+        reset, update = gates[..., :hidden], gates[..., hidden:]
+        input_at, state_at, factors_at = inputs.unbind(0), states.unbind(0), factors.unbind(0)
         for step in range(steps):
-            torch.baddbmm(bias_input, inputs[step], weight_ih, out=projected)
-            torch.bmm(states[step], weight_hh, out=recurrent)
-            recurrent_n = recurrent[..., 2 * hidden :].add_(bias_hn)
-            torch.sigmoid(projected[..., : 2 * hidden].add_(recurrent[..., : 2 * hidden]), out=gates)
-            reset, update = gates[..., :hidden], gates[..., hidden:]
-            torch.tanh(torch.addcmul(projected[..., 2 * hidden :], reset, recurrent_n), out=candidate)
-            torch.lerp(candidate, states[step], update, out=states[step + 1])
+            torch.baddbmm(bias_input, input_at[step], weight_ih, out=projected)
+            torch.bmm(state_at[step], weight_hh, out=recurrent)
+            recurrent_n.add_(bias_hn)
+            torch.sigmoid(projected_gates.add_(recurrent_gates), out=gates)
+            torch.tanh(projected_candidate.addcmul_(reset, recurrent_n), out=candidate)
+            torch.lerp(candidate, state_at[step], update, out=state_at[step + 1])
             if training:
-                through_reset, through_update, through_candidate, candidate_recurrent, keep = factors[
+                through_reset, through_update, through_candidate, candidate_recurrent, keep = factors_at[
                     step
                 ].unbind(2)
                 torch.addcmul(one, candidate, candidate, value=-1, out=through_candidate)
@@ -72,7 +76,7 @@ class _StackedGRU(torch.autograd.Function):
                 torch.addcmul(reset, reset, reset, value=-1, out=through_reset)  # r(1 - r)
                 through_reset.mul_(recurrent_n).mul_(through_candidate)
                 torch.addcmul(update, update, update, value=-1, out=through_update)  # z(1 - z)
-                through_update.mul_(states[step] - candidate)
+                through_update.mul_(state_at[step] - candidate)
                 keep.copy_(update)
         if training:
             ctx.save_for_backward(inputs, weight_ih, weight_hh, states, factors)
@@ -96,17 +100,20 @@ class _StackedGRU(torch.autograd.Function):
         recurrent_slots = torch.tensor([0, 1, 3], device=inputs.device)
         summed = inputs.new_zeros(models, batch, 5, hidden)  # for the bias gradients
         carry = inputs.new_zeros(models, batch, hidden)
+        grad_projected = scaled[:, :, :3].reshape(models, batch, 3 * hidden)  # a view
+        flat_recurrent, direct = grad_recurrent.view(models, batch, 3 * hidden), scaled[:, :, 4]
+        grad_output_at, factors_at = grad_outputs.unbind(0), factors.unbind(0)
+        inputs_t_at, states_t_at = inputs.transpose(2, 3).unbind(0), states.transpose(2, 3).unbind(0)
+        grad_inputs_at = grad_inputs.unbind(0) if grad_inputs is not None else None
         for step in range(steps - 1, -1, -1):
-            grad_state = grad_outputs[step] + carry
-            torch.mul(factors[step], grad_state[:, :, None, :], out=scaled)
+            grad_state = grad_output_at[step] + carry
+            torch.mul(factors_at[step], grad_state[:, :, None, :], out=scaled)
             torch.index_select(scaled, 2, recurrent_slots, out=grad_recurrent)
-            grad_projected = scaled[:, :, :3].reshape(models, batch, 3 * hidden)  # a view
-            flat_recurrent = grad_recurrent.view(models, batch, 3 * hidden)
-            carry = torch.baddbmm(scaled[:, :, 4], flat_recurrent, weight_hh_t)
-            if grad_inputs is not None:
-                torch.bmm(grad_projected, weight_ih_t, out=grad_inputs[step])
-            grad_weight_ih.baddbmm_(inputs[step].transpose(1, 2), grad_projected)
-            grad_weight_hh.baddbmm_(states[step].transpose(1, 2), flat_recurrent)
+            carry = torch.baddbmm(direct, flat_recurrent, weight_hh_t)
+            if grad_inputs_at is not None:
+                torch.bmm(grad_projected, weight_ih_t, out=grad_inputs_at[step])
+            grad_weight_ih.baddbmm_(inputs_t_at[step], grad_projected)
+            grad_weight_hh.baddbmm_(states_t_at[step], flat_recurrent)
             summed += scaled
         summed = summed.sum(dim=1)
         grad_bias_ih = summed[:, :3].reshape(models, 3 * hidden)
