@@ -66,3 +66,10 @@ def test_shipped_parameter_files_are_valid():
     assert files
     for path in files:
         load_config(path)
+
+
+def test_config_offers_exactly_the_backends_make_backend_takes():
+    from simsvm.backends import BACKENDS
+    from simsvm.config import _CHOICES
+
+    assert set(_CHOICES["backend"]) == set(BACKENDS)

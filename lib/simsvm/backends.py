@@ -203,13 +203,8 @@ class CudaBackend(SerialBackend):
         self.device = device
 
 
-BACKENDS = {
-    "serial": SerialBackend,
-    "processes": ProcessBackend,
-    "cuda": CudaBackend,
-    "reference": ReferenceBackend,
-    "dask": None,  # simsvm.cluster.DaskBackend, imported only when asked for (optional extra)
-}
+# Names make_backend takes ('dask' is simsvm.cluster.DaskBackend, the optional extra).
+BACKENDS = ("serial", "processes", "cuda", "reference", "dask")
 
 
 def make_backend(

@@ -20,7 +20,7 @@ on every machine.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -113,17 +113,8 @@ class DaskBackend(Backend):
         self.scheduler, self.workers = scheduler, workers
         self.threads_per_worker, self.stack_size = threads_per_worker, stack_size
 
-    def run(
-        self,
-        function: Callable,
-        context: Any,
-        jobs: Sequence[Any],
-        *,
-        progress: Callable[[int], None] | None = None,
-        names: Sequence[str] | None = None,
-        work: Sequence[int] | None = None,
-    ) -> Iterator[tuple[int, Any]]:
-        """Submit every job, yield ``(index, result)`` as each finishes.
+    def run(self, function, context, jobs, *, progress=None, names=None, work=None):
+        """Submit every job, yield ``(index, result)`` as each finishes (see :class:`Backend`).
 
         ``names`` give the task keys; ``work`` the units of progress each job reports when it
         finishes (tasks report nothing while they run).
