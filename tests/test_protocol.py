@@ -11,7 +11,8 @@ import pytest
 from helpers import TINY_RUN
 from simsvm.config import ExperimentConfig
 from simsvm.exceptions import DataError, ParameterError
-from simsvm.protocol import cv_folds, run_experiment
+from simsvm.partitions import cv_folds
+from simsvm.protocol import run_experiment
 from simsvm.results import COLUMNS
 
 

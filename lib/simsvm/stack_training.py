@@ -197,10 +197,11 @@ def train_stack(
                 )
                 for model, (spec, batch) in enumerate(zip(specs, batches, strict=True))
             ]
+            losses = torch.stack(losses)
             optimiser.zero_grad()
-            torch.stack(losses).sum().backward()
+            losses.sum().backward()
             optimiser.step()
-            epoch_losses.append(torch.stack(losses).detach())
+            epoch_losses.append(losses.detach())
         if on_epoch is not None:
             on_epoch(epoch)
         if epoch % first.eval_every == 0 or epoch == first.epochs:
