@@ -116,6 +116,22 @@ def test_generator_skips_a_finished_dataset(tmp_path):
     assert clip.stat().st_mtime_ns == stamp
 
 
+def test_regenerating_smaller_leaves_no_clip_of_the_larger_set(tmp_path):
+    """Loaders index every file: clips of an earlier, larger generation must not survive it."""
+    synthetic.generate(tmp_path, progress=False, datasets=("gtzan",), clips_per_class=3, duration=3.0)
+    synthetic.generate(tmp_path, progress=False, datasets=("gtzan",), clips_per_class=2, duration=3.0)
+    assert len(list((tmp_path / "gtzan").rglob("*.au"))) == 2 * 10
+    assert len(load_dataset("gtzan", tmp_path / "gtzan")) == 2 * 10
+
+
+def test_generator_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "gtzan").mkdir()
+    (tmp_path / "gtzan" / "mine.txt").write_text("a user's file")
+    with pytest.raises(ParameterError, match="not written by the generator"):
+        synthetic.generate(tmp_path, progress=False, datasets=("gtzan",), clips_per_class=2, duration=3.0)
+    assert (tmp_path / "gtzan" / "mine.txt").exists()
+
+
 def test_generated_labels_are_learnable_but_not_from_a_mean_spectrum(tmp_path):
     """Hidden attributes drive the labels: a mean-spectrum SVM beats chance but is far from perfect."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -303,6 +304,23 @@ GENERATORS: dict[str, Callable[..., None]] = {
 }
 
 
+def _clear_earlier_generation(folder: Path) -> None:
+    """Remove an earlier generation (other settings) so none of its files outlive it.
+
+    Loaders index every file of a layout, so clips left over from a larger generation would
+    silently join the dataset.  A non-empty folder without our stamp may be real data: refused.
+    """
+    if not folder.exists():
+        return
+    if not (folder / _STAMP).exists():
+        if any(folder.iterdir()):
+            raise ParameterError(
+                f"{folder} exists and was not written by the generator; choose another --out folder"
+            )
+        return
+    shutil.rmtree(folder)
+
+
 def generate(
     out_dir: str | Path,
     *,
@@ -350,6 +368,9 @@ def generate(
         }
         stamp = folder / _STAMP
         if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
+            _clear_earlier_generation(folder)
+            # Marked unfinished first, so that an interrupted generation is recognised as ours.
+            write_json_atomic(stamp, {**settings, "complete": False})
             # A per-dataset stream: adding a dataset to the list never changes the others.
             digest = int(hashlib.sha1(key.encode()).hexdigest()[:8], 16)
             rng = np.random.default_rng([seed, digest])
