@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
+from simsvm.exceptions import DataError
 from simsvm.features import FrameStore, Normaliser
 from simsvm.training import TrainingData, TrainingSpec
 
@@ -25,6 +27,8 @@ TINY_RUN = {
 
 def write_tone(path: Path, *, frequency: float, seconds: float, sample_rate: int = 22050) -> Path:
     """A sine tone at -12 dBFS, written as 16-bit audio in the format of ``path``'s suffix."""
+    import soundfile  # not needed by the tests that run on a GPU machine without audio libraries
+
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     path.parent.mkdir(parents=True, exist_ok=True)
     soundfile.write(path, 0.25 * np.sin(2 * np.pi * frequency * t), sample_rate, subtype="PCM_16")
@@ -68,3 +72,17 @@ def small_spec(
         kernel=kernel,
         **{"train_indices": tuple(range(16)), "eval_indices": tuple(range(24)), **settings, **extra},
     )
+
+
+def where_evaluated(snapshot) -> tuple[int, int, float]:
+    """An evaluation that says which process ran it: ``(epoch, pid, sum of the features)``."""
+    return snapshot.epoch, os.getpid(), float(np.sum(snapshot.features, dtype=np.float64))
+
+
+def failing_evaluation(snapshot):
+    raise DataError(f"evaluation of epoch {snapshot.epoch} failed on purpose")
+
+
+def slow_square(value: float) -> float:
+    time.sleep(0.2)
+    return value * value

@@ -1,10 +1,13 @@
 import dataclasses
+import os
 
 import numpy as np
 import pytest
+import torch
 
-from helpers import small_spec
-from simsvm.backends import ProcessBackend, SerialBackend
+from helpers import failing_evaluation, slow_square, small_spec, where_evaluated
+from simsvm.backends import EvaluationPool, ProcessBackend, SerialBackend, make_backend
+from simsvm.exceptions import DataError, ParameterError
 from simsvm.kernels import make_kernel
 from simsvm.training import train_network, train_set
 
@@ -67,3 +70,57 @@ def test_progress_reports_every_epoch_of_every_network(data, backend):
     results = dict(train_set(specs, data, backend=backend, progress=ticks.append))
     assert sorted(results) == [0, 1]
     assert sum(ticks) == 2 * 3
+
+
+def test_snapshots_evaluated_by_worker_processes_equal_those_evaluated_in_place(data):
+    specs = [
+        small_spec(data, "baseline", "baseline", 11),
+        small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+        small_spec(data, "cos", "similarity", 13, kernel=make_kernel("cosine")),
+    ]
+    evaluate = [where_evaluated] * len(specs)
+    in_place = dict(
+        train_set(specs, data, backend=SerialBackend(threads=1, stack_size=None), evaluate=evaluate)
+    )
+    beside = dict(
+        train_set(
+            specs,
+            data,
+            backend=SerialBackend(threads=1, stack_size=None, evaluation_workers=2),
+            evaluate=evaluate,
+        )
+    )
+    for index in range(len(specs)):
+        assert [epoch for epoch, _, _ in beside[index]] == [0, 2, 4]
+        assert [(e, s) for e, _, s in beside[index]] == [(e, s) for e, _, s in in_place[index]]
+        assert {pid for _, pid, _ in in_place[index]} == {os.getpid()}
+        assert os.getpid() not in {pid for _, pid, _ in beside[index]}
+
+
+def test_a_failed_evaluation_in_a_worker_fails_the_set(data):
+    spec = small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf"), epochs=1)
+    backend = SerialBackend(threads=1, evaluation_workers=1)
+    with pytest.raises(DataError, match="evaluation of epoch 0 failed on purpose"):
+        list(train_set([spec], data, backend=backend, evaluate=[failing_evaluation]))
+
+
+def test_evaluation_pool_holds_back_a_trainer_that_runs_ahead():
+    with EvaluationPool(1, max_pending=1) as pool:
+        futures = []
+        for value in range(4):
+            futures.append(pool.submit(slow_square, value))
+            # with room for one waiting evaluation, each submit waits for the one before
+            assert all(future.done() for future in futures[:-1])
+        assert [future.result() for future in futures] == [0, 1, 4, 9]
+    with EvaluationPool(0) as pool:  # no workers: evaluated at once, here
+        assert pool.submit(slow_square, 3.0).result() == 9.0
+        assert pool.submit(None, "snapshot").result() == "snapshot"
+
+
+def test_cuda_backend_takes_its_evaluation_workers_from_workers(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the constructor touches no device
+    assert make_backend("cuda", workers=3).evaluation_workers == 3
+    assert make_backend("cuda").evaluation_workers == max(1, (os.cpu_count() or 2) - 1)
+    assert make_backend("serial").evaluation_workers == 0
+    with pytest.raises(ParameterError, match="evaluation_workers"):
+        SerialBackend(evaluation_workers=-1)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .backends import Backend, SerialBackend, worker_identity
+from .backends import Backend, EvaluationPool, SerialBackend, worker_identity
 from .exceptions import ParameterError
 from .features import FrameStore, Normaliser
 from .kernels import Kernel
@@ -223,13 +223,15 @@ def train_network(
 
 
 def _train_and_evaluate(
-    data: TrainingData, job: tuple[tuple, tuple, str, bool], tick: Callable[[int], None]
+    data: TrainingData, job: tuple[tuple, tuple, str, bool, int], tick: Callable[[int], None]
 ) -> tuple[list[list], str]:
     """One backend job: a stack of networks (or one, the reference way), each snapshot evaluated.
 
-    Returns the results per network and who computed them (:func:`~simsvm.backends.worker_identity`).
+    Snapshots are evaluated by ``evaluation_workers`` processes while training goes on, or here,
+    between epochs, when that is 0.  Returns the results per network and who computed them
+    (:func:`~simsvm.backends.worker_identity`).
     """
-    specs, evaluate, device, reference = job
+    specs, evaluate, device, reference, evaluation_workers = job
     if reference:
         (spec,) = specs
         stream = ([snapshot] for snapshot in train_network(spec, data, on_epoch=lambda epoch: tick(1)))
@@ -237,10 +239,12 @@ def _train_and_evaluate(
         from .stack_training import train_stack  # stack_training builds on this module
 
         stream = train_stack(specs, data, device=device, on_epoch=lambda epoch: tick(len(specs)))
-    results = [[] for _ in specs]
-    for snapshots in stream:
-        for model, snapshot in enumerate(snapshots):
-            results[model].append(snapshot if evaluate[model] is None else evaluate[model](snapshot))
+    pending = [[] for _ in specs]
+    with EvaluationPool(evaluation_workers) as evaluations:
+        for snapshots in stream:
+            for model, snapshot in enumerate(snapshots):
+                pending[model].append(evaluations.submit(evaluate[model], snapshot))
+        results = [[evaluation.result() for evaluation in network] for network in pending]
     return results, worker_identity()
 
 
@@ -292,6 +296,7 @@ def train_set(
             tuple(evaluate[index] for index in group),
             backend.device,
             backend.reference,
+            backend.evaluation_workers,
         )
         for group in groups
     ]
