@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from simsvm.bench import PAPER_SIZES, main, reproduction_cost, training_flop
+from simsvm.bench import main
+from simsvm.costs import PAPER_SIZES, reproduction_cost, training_flop
 
 
 def test_training_flop_by_hand():
@@ -39,6 +40,12 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
             "2",
             "--memory-clips",
             "30",
+            "--protocol-epochs",
+            "1",
+            "--protocol-folds",
+            "2",
+            "--protocol-backend",
+            "serial",
             "--out",
             str(tmp_path),
         ]
@@ -68,4 +75,9 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         "stacked, 1 thread",
     }
     assert all(0 < share < 1 for share in results["snapshot_share"].values())
+    # 2 folds x (baseline, RBF, cosine, polynomial networks), each evaluated at epochs 0 and 1
+    assert results["protocol"]["networks"] == 8 and results["protocol"]["seconds"] > 0
+    assert results["protocol"]["projected_400_epochs_min"] == pytest.approx(
+        results["protocol"]["seconds"] * 400 / 60
+    )
     assert (tmp_path / "bench.csv").read_text().startswith("what,s_per_model_epoch")

@@ -14,7 +14,6 @@ float32 ``torch.matmul`` with the same threads.
 from __future__ import annotations
 
 import argparse
-import itertools
 import platform
 import resource
 import tempfile
@@ -26,73 +25,19 @@ import numpy as np
 import torch
 
 from ._io import write_json_atomic, write_text_atomic
-from .backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
+from .backends import Backend, CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
+from .config import ExperimentConfig
+from .costs import reproduction_cost, training_flop
+from .datasets import Dataset
 from .evaluation import score_svm
 from .features import FrameStore, Normaliser, load_frames
 from .kernels import make_kernel
 from .model import Network
+from .protocol import plan_jobs
 from .stack_training import train_stack
 from .training import TrainingData, TrainingSpec, sequence_features, train_set
 
-__all__ = ["PAPER_SIZES", "main", "reproduction_cost", "training_flop"]
-
-# Files and typical length (seconds) of the paper's datasets (Table 1; Emotify's clips run 30-60 s).
-PAPER_SIZES = {
-    "lastfm": (2906, 30.0),
-    "emotify": (400, 45.0),
-    "mediaeval2013": (744, 45.0),
-    "gtzan": (1000, 30.0),
-    "ballroom": (754, 30.0),
-}
-_FRAMES_PER_SECOND = 22050 / 551
-
-
-def training_flop(hidden_sizes: tuple[int, ...], n_inputs: int, steps: int) -> float:
-    """FLOP of one training pass (forward + backward) of one sequence of ``steps`` frames."""
-    sizes = [n_inputs, *hidden_sizes]
-    forward = sum(2 * 3 * h * (i + h) for i, h in itertools.pairwise(sizes))
-    return 3.0 * forward * steps
-
-
-def reproduction_cost(
-    seconds_per_excerpt: float,
-    seconds_per_frame: float,
-    *,
-    epochs: int = 400,
-    eval_every: int = 10,
-    folds: int = 10,
-    cv_networks: int = 4,
-    splits: int = 100,
-    split_networks: int = 2,
-    train_share: float = 0.9,
-) -> list[dict]:
-    """Model-epochs and estimated worker-hours of the paper's full protocol, per dataset.
-
-    CV trains ``cv_networks`` (NN/FL, RBF-SL, Cos-SL, Poly-SL) per fold, the significance protocol
-    ``split_networks`` (NN/FL, RBF-SL) per split, each for ``epochs``; every network reads every
-    file whole at each of its ``epochs / eval_every + 1`` evaluations.  Training time scales with
-    the excerpts read (``train_share`` x files per epoch), snapshots with the frames read;
-    ``seconds_per_excerpt`` and ``seconds_per_frame`` are one worker's, from the benchmark.
-    """
-    rows = []
-    for dataset, (files, seconds) in PAPER_SIZES.items():
-        networks = folds * cv_networks + splits * split_networks
-        model_epochs = networks * epochs
-        training = model_epochs * train_share * files * seconds_per_excerpt
-        snapshots = (
-            networks * (epochs // eval_every + 1) * files * seconds * _FRAMES_PER_SECOND * seconds_per_frame
-        )
-        rows.append(
-            {
-                "dataset": dataset,
-                "networks": networks,
-                "model_epochs": model_epochs,
-                "worker_hours_training": training / 3600,
-                "worker_hours_snapshots": snapshots / 3600,
-                "worker_hours": (training + snapshots) / 3600,
-            }
-        )
-    return rows
+__all__ = ["main"]
 
 
 def _matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
@@ -175,6 +120,58 @@ def _worker_memory(scratch: Path, clips: int, frames: int, rng: np.random.Genera
     return max(after, before) / 1024
 
 
+def _extraction(folder: Path, files: int, rng: np.random.Generator) -> dict[str, float]:
+    """Files per second of frame extraction from 30 s audio files, without and with the cache."""
+    import soundfile  # only this measurement reads audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    audio = []
+    for index in range(files):
+        path = folder / f"{index}.wav"
+        soundfile.write(path, 0.1 * rng.standard_normal(30 * 22050).astype(np.float32), 22050)
+        audio.append(path)
+    load_frames(audio[:1], cache_dir=None, progress=False)  # librosa's one-off compilation
+    rates = {}
+    for label in ("cold", "cached"):
+        start = time.perf_counter()
+        load_frames(audio, cache_dir=folder / "cache", progress=False)
+        rates[f"extraction_files_per_s_{label}"] = files / (time.perf_counter() - start)
+    return rates
+
+
+def _protocol(
+    data: TrainingData, scratch: Path, backend: Backend, *, epochs: int, folds: int
+) -> tuple[float, int]:
+    """Seconds and networks of the paper's k-fold CV on ``data`` for ``epochs`` epochs.
+
+    The real plan (:func:`~simsvm.protocol.plan_jobs`): per fold the baseline (NN, FL) and the
+    RBF, cosine and polynomial similarity networks, a snapshot every 10 epochs, each evaluated by
+    its SVM refits, as ``simsvm run`` does it; only the frames are random and nothing is written.
+    """
+    n = len(data.frames)
+    config = ExperimentConfig(
+        name="bench-protocol", dataset="gtzan", data_dir=str(scratch), epochs=epochs, folds=folds
+    )
+    dataset = Dataset(
+        key="gtzan",
+        task=data.task,
+        target_names=tuple(f"class{k}" for k in range(data.annotations.shape[1])),
+        track_ids=[f"{index:05d}" for index in range(n)],
+        audio_paths=[scratch / f"{index:05d}.npy" for index in range(n)],
+        targets=data.targets,
+        root=scratch,
+    )
+    normaliser = Normaliser()
+    normaliser.mean_, normaliser.scale_ = np.zeros(80, np.float32), np.ones(80, np.float32)
+    jobs = plan_jobs(config, dataset, data, normaliser)
+    start = time.perf_counter()
+    for _ in train_set(
+        [spec for _, spec, _ in jobs], data, backend=backend, evaluate=[evaluator for _, _, evaluator in jobs]
+    ):
+        pass
+    return time.perf_counter() - start, len(jobs)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m simsvm.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", type=int, default=1000, help="files (GTZAN: 1000)")
@@ -185,12 +182,27 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--epochs", type=int, default=2, help="epochs per model in each measurement")
     parser.add_argument("--models", type=int, default=4, help="models in the set given to each backend")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--audio-files", type=int, default=20, help="30 s files for the extraction timing")
+    parser.add_argument(
+        "--audio-files", type=int, default=20, help="30 s files for the extraction timing (0 skips it)"
+    )
     parser.add_argument(
         "--memory-clips",
         type=int,
         default=2906,
         help="files of the worker memory check (Lastfm: 2906 of 30 s; 0 skips it)",
+    )
+    parser.add_argument(
+        "--protocol-epochs",
+        type=int,
+        default=None,
+        help="epochs of the timed 10-fold CV protocol (default: 20 with CUDA, 0 = skip without)",
+    )
+    parser.add_argument("--protocol-folds", type=int, default=10, help="folds of the timed protocol")
+    parser.add_argument(
+        "--protocol-backend",
+        choices=("cuda", "processes", "serial"),
+        default=None,
+        help="backend of the protocol timing (default: cuda if present, else processes)",
     )
     parser.add_argument("--out", default="benchmarks/results", help="folder for bench.json and bench.csv")
     args = parser.parse_args(argv)
@@ -282,20 +294,31 @@ def main(argv: list[str] | None = None) -> dict:
         )
         results["svm_refit_s"] = time.perf_counter() - start
 
-        # Frame extraction, cold and cached.
-        import soundfile
-
-        audio = []
-        for index in range(args.audio_files):
-            path = scratch / "audio" / f"{index}.wav"
-            path.parent.mkdir(exist_ok=True)
-            soundfile.write(path, 0.1 * rng.standard_normal(30 * 22050).astype(np.float32), 22050)
-            audio.append(path)
-        load_frames(audio[:1], cache_dir=None, progress=False)  # librosa's one-off compilation
-        for label in ("cold", "cached"):
-            start = time.perf_counter()
-            load_frames(audio, cache_dir=scratch / "cache", progress=False)
-            results[f"extraction_files_per_s_{label}"] = args.audio_files / (time.perf_counter() - start)
+        if args.audio_files:
+            results.update(_extraction(scratch / "audio", args.audio_files, rng))
+        protocol_backend = args.protocol_backend or ("cuda" if torch.cuda.is_available() else "processes")
+        protocol_epochs = args.protocol_epochs
+        if protocol_epochs is None:
+            protocol_epochs = 20 if torch.cuda.is_available() else 0
+        if protocol_epochs:
+            backend = {
+                "cuda": CudaBackend,
+                "processes": lambda: ProcessBackend(workers=args.threads),
+                "serial": lambda: SerialBackend(threads=args.threads),
+            }[protocol_backend]()
+            seconds, networks = _protocol(
+                data, scratch, backend, epochs=protocol_epochs, folds=args.protocol_folds
+            )
+            results["protocol"] = {
+                "backend": protocol_backend,
+                "networks": networks,
+                "folds": args.protocol_folds,
+                "epochs": protocol_epochs,
+                "seconds": seconds,
+                # linear in epochs; a short run has proportionally more evaluation points and
+                # start-up, so this over-estimates
+                "projected_400_epochs_min": seconds * 400 / protocol_epochs / 60,
+            }
         if args.memory_clips:
             results["memory_check_clips"] = args.memory_clips
             results["memory_check_worker_rss_mib"] = _worker_memory(
@@ -329,16 +352,25 @@ def main(argv: list[str] | None = None) -> dict:
         f"processes {results['snapshot_share']['processes']:.0%}"
     )
     print(f"SVM refit ({train} training vectors): {results['svm_refit_s']:.3f} s")
-    print(
-        f"frame extraction, 30 s files: {results['extraction_files_per_s_cold']:.1f}/s cold, "
-        f"{results['extraction_files_per_s_cached']:.0f}/s cached"
-    )
+    if args.audio_files:
+        print(
+            f"frame extraction, 30 s files: {results['extraction_files_per_s_cold']:.1f}/s cold, "
+            f"{results['extraction_files_per_s_cached']:.0f}/s cached"
+        )
     rss, worker_rss = results["peak_rss_mib"], results["peak_rss_children_mib"]
     print(f"peak RSS {rss:.0f} MiB (largest worker {worker_rss:.0f} MiB); worker start-up {startup:.1f} s")
     if args.memory_clips:
         print(
             f"worker training on {args.memory_clips} x {args.frames} frames (memory-mapped cache): "
             f"peak RSS {results['memory_check_worker_rss_mib']:.0f} MiB"
+        )
+    if "protocol" in results:
+        protocol = results["protocol"]
+        print(
+            f"{protocol['folds']}-fold CV ({protocol['networks']} networks, snapshots + SVM refits "
+            "every 10 epochs), "
+            f"backend {protocol['backend']}: {protocol['epochs']} epochs in {protocol['seconds']:.0f} s, "
+            f"projected to 400 epochs: {protocol['projected_400_epochs_min']:.1f} min"
         )
     print("full reproduction (400 epochs; 10-fold CV x 4 networks + 100 splits x 2), per worker process:")
     for row in results["reproduction"]:
