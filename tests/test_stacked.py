@@ -10,9 +10,10 @@ from torch import nn
 from helpers import small_spec
 from simsvm.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.exceptions import ParameterError
+from simsvm.features import Normaliser
 from simsvm.kernels import make_kernel
 from simsvm.model import Network
-from simsvm.stack_training import stack_groups, train_stack
+from simsvm.stack_training import _DeviceFrames, _HostFrames, stack_groups, train_stack
 from simsvm.stacked import StackedNetworks, stacked_gru
 from simsvm.training import train_network, train_set
 
@@ -97,6 +98,41 @@ def test_networks_of_one_stack_train_as_if_alone(data):
                 np.testing.assert_allclose(snapshots[model].outputs, single.outputs, atol=1e-5)
 
 
+def test_excerpts_cut_on_the_device_equal_those_cut_from_the_store(data):
+    """Gathered from one flat tensor: same frames, same normalisation, zeros past each file's end."""
+    cpu = torch.device("cpu")
+    on_device, from_store = _DeviceFrames(data.frames, cpu), _HostFrames(data.frames, cpu)
+    rng = np.random.default_rng(3)
+    files = rng.integers(0, len(data.frames), 12)
+    # some excerpts run past the end of their file (lengths are 60-140 frames)
+    starts = rng.integers(0, data.frames.lengths[files])
+    for normaliser in (None, Normaliser().fit(data.frames, range(8))):
+        expected = from_store.excerpts(files, starts, 90, normaliser)
+        assert expected.shape == (90, 12, 80)
+        assert (expected == 0).all(dim=2).any()  # padding is exercised
+        torch.testing.assert_close(
+            on_device.excerpts(files, starts, 90, normaliser), expected, rtol=0, atol=1e-6
+        )
+
+
+def test_training_on_frames_kept_on_the_device_equals_training_from_the_store(data):
+    """The GPU's way of cutting excerpts, run on the CPU: per-fold normalisers, a padded batch."""
+    specs = [
+        small_spec(data, "baseline", "baseline", 11),
+        dataclasses.replace(
+            small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+            train_indices=tuple(range(1, 16)),
+            normaliser=Normaliser().fit(data.frames, range(1, 16)),
+        ),
+    ]
+    resident = list(train_stack(specs, data, resident_frames=True))
+    from_store = list(train_stack(specs, data, resident_frames=False))
+    for on_device, host in zip(resident, from_store, strict=True):
+        for a, b in zip(on_device, host, strict=True):
+            np.testing.assert_allclose(a.features, b.features, atol=1e-5)
+            np.testing.assert_allclose(a.train_loss, b.train_loss, rtol=1e-5)
+
+
 def test_stack_groups_keep_schedules_apart_and_respect_the_size(data):
     rbf = make_kernel("rbf")
     specs = [
@@ -140,7 +176,10 @@ def test_cuda_backend_says_clearly_when_there_is_no_gpu():
 def test_cuda_stack_trains_like_the_cpu(data):
     specs = [
         small_spec(data, "baseline", "baseline", 11),
-        small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+        dataclasses.replace(  # its own normaliser, as with normalisation: train_only
+            small_spec(data, "rbf", "similarity", 12, kernel=make_kernel("rbf")),
+            normaliser=Normaliser().fit(data.frames, range(16)),
+        ),
     ]
     on_gpu = dict(train_set(specs, data, backend=CudaBackend()))
     for index, spec in enumerate(specs):
