@@ -10,10 +10,11 @@ from torch import nn
 from helpers import small_spec
 from simsvm.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.exceptions import ParameterError
+from simsvm.excerpts import DeviceFrames, HostFrames
 from simsvm.features import Normaliser
 from simsvm.kernels import make_kernel
 from simsvm.model import Network
-from simsvm.stack_training import _DeviceFrames, _HostFrames, stack_groups, train_stack
+from simsvm.stack_training import stack_groups, train_stack
 from simsvm.stacked import StackedNetworks, stacked_gru
 from simsvm.training import train_network, train_set
 
@@ -99,20 +100,24 @@ def test_networks_of_one_stack_train_as_if_alone(data):
 
 
 def test_excerpts_cut_on_the_device_equal_those_cut_from_the_store(data):
-    """Gathered from one flat tensor: same frames, same normalisation, zeros past each file's end."""
+    """Gathered from one flat tensor: same frames, each network's normaliser, zeros past the end."""
     cpu = torch.device("cpu")
-    on_device, from_store = _DeviceFrames(data.frames, cpu), _HostFrames(data.frames, cpu)
     rng = np.random.default_rng(3)
-    files = rng.integers(0, len(data.frames), 12)
+    files = rng.integers(0, len(data.frames), (3, 12))
+    files[2, 9:] = -1  # a network with a shorter batch: padding rows
     # some excerpts run past the end of their file (lengths are 60-140 frames)
     starts = rng.integers(0, data.frames.lengths[files])
-    for normaliser in (None, Normaliser().fit(data.frames, range(8))):
-        expected = from_store.excerpts(files, starts, 90, normaliser)
-        assert expected.shape == (90, 12, 80)
-        assert (expected == 0).all(dim=2).any()  # padding is exercised
-        torch.testing.assert_close(
-            on_device.excerpts(files, starts, 90, normaliser), expected, rtol=0, atol=1e-6
-        )
+    normalisers = [None, Normaliser().fit(data.frames, range(8)), Normaliser().fit(data.frames)]
+    files, starts = torch.from_numpy(files), torch.from_numpy(starts)
+    from_store = HostFrames(data.frames, cpu).excerpts(files, starts, 90, normalisers)
+    assert from_store.shape == (90, 3, 12, 80)
+    for model, normaliser in enumerate(normalisers):  # the host source is the store's excerpts
+        rows = files[model] >= 0
+        expected = data.frames.excerpts(files[model][rows], starts[model][rows], 90, normaliser=normaliser)
+        np.testing.assert_array_equal(from_store[:, model, rows].numpy(), expected.transpose(1, 0, 2))
+    assert (from_store[:, 2, 9:] == 0).all() and (from_store[-1] == 0).all(dim=-1).any()
+    on_device = DeviceFrames(data.frames, cpu).excerpts(files, starts, 90, normalisers)
+    torch.testing.assert_close(on_device, from_store, rtol=0, atol=1e-6)
 
 
 def test_training_on_frames_kept_on_the_device_equals_training_from_the_store(data):
@@ -131,6 +136,25 @@ def test_training_on_frames_kept_on_the_device_equals_training_from_the_store(da
         for a, b in zip(on_device, host, strict=True):
             np.testing.assert_allclose(a.features, b.features, atol=1e-5)
             np.testing.assert_allclose(a.train_loss, b.train_loss, rtol=1e-5)
+
+
+def test_networks_that_read_the_same_files_in_another_order_share_one_snapshot_pass(data):
+    """As in CV: one dataset normaliser, each fold listing its training files, then its test files."""
+    normaliser = Normaliser().fit(data.frames)
+    orders = [tuple(range(24)), (*range(16, 24), *range(16)), tuple(range(0, 24, 2))]
+    specs = [
+        dataclasses.replace(
+            small_spec(data, f"n{model}", "similarity", 20 + model, kernel=make_kernel("rbf"), epochs=2),
+            eval_indices=order,
+            normaliser=normaliser,
+        )
+        for model, order in enumerate(orders)
+    ]
+    together = list(train_stack(specs, data))
+    for model, spec in enumerate(specs):
+        for snapshots, alone in zip(together, train_network(spec, data), strict=True):
+            assert snapshots[model].features.shape == (len(orders[model]), 6)
+            np.testing.assert_allclose(snapshots[model].features, alone.features, atol=1e-5)
 
 
 def test_stack_groups_keep_schedules_apart_and_respect_the_size(data):

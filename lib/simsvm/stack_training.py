@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .exceptions import ParameterError
-from .features import FrameStore, Normaliser
+from .excerpts import DeviceFrames, HostFrames, frame_source
 from .model import Network
 from .stacked import StackedNetworks
 from .training import Snapshot, TrainingData, TrainingSpec, batch_loss, excerpt_starts
@@ -32,8 +32,9 @@ __all__ = ["stack_groups", "train_stack"]
 
 # Whole-file inference reads this many files at once, this many frames at a time: large enough
 # for efficient products, small enough to bound memory (M x files x frames x hidden values).
-_SNAPSHOT_FILES = 128
-_SNAPSHOT_CHUNK = 200
+# On a GPU every step is a few kernel launches whatever its size, so it takes many more files.
+_SNAPSHOT_FILES = {"cpu": 128, "other": 1024}
+_SNAPSHOT_CHUNK = {"cpu": 200, "other": 50}
 
 
 def _schedule(spec: TrainingSpec) -> tuple:
@@ -69,107 +70,41 @@ def stack_groups(specs: Sequence[TrainingSpec], stack_size: int | None) -> list[
     return sorted(groups)
 
 
-class _HostFrames:
-    """Excerpts cut from the (memory-mapped) frame store in host memory, then moved to ``device``."""
-
-    def __init__(self, store: FrameStore, device: torch.device):
-        self.store, self.device = store, device
-
-    def excerpts(
-        self, files: np.ndarray, starts: np.ndarray, length: int, normaliser: Normaliser | None
-    ) -> torch.Tensor:
-        """Time-major excerpts, shape ``(length, len(files), n_features)``; see ``FrameStore.excerpts``."""
-        batch = self.store.excerpts(files, starts, length, normaliser=normaliser)
-        return torch.from_numpy(batch.transpose(1, 0, 2).copy()).to(self.device)
-
-
-class _DeviceFrames:
-    """Every file's frames kept on ``device``, excerpts gathered and normalised there.
-
-    On a GPU, cutting each batch's excerpts on the CPU and copying them over (40 networks x 100
-    excerpts x 100 frames = 128 MB per batch in 10-fold CV) would cost more than the training
-    step; the frames of a whole dataset are small beside a GPU's memory (GTZAN 0.4 GB, Lastfm
-    1.1 GB as float32).  Gives what :class:`_HostFrames` gives: normalised, then zero past a
-    file's end.
-    """
-
-    def __init__(self, store: FrameStore, device: torch.device):
-        self.device = device
-        self.lengths = torch.as_tensor(store.lengths, device=device)
-        self.offsets = torch.cumsum(self.lengths, 0) - self.lengths
-        self.frames = torch.empty(int(store.lengths.sum()), store.n_features, device=device)
-        for index, offset in enumerate(self.offsets.tolist()):
-            self.frames[offset : offset + int(store.lengths[index])] = torch.from_numpy(
-                np.asarray(store.sequence(index), dtype=np.float32)
-            )
-        self._statistics: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def excerpts(
-        self, files: np.ndarray, starts: np.ndarray, length: int, normaliser: Normaliser | None
-    ) -> torch.Tensor:
-        files = torch.as_tensor(np.asarray(files), device=self.device)
-        starts = torch.as_tensor(np.asarray(starts), device=self.device)
-        steps = torch.arange(length, device=self.device)[:, None] + starts  # (length, files)
-        inside = steps < self.lengths[files]
-        positions = torch.where(inside, self.offsets[files] + steps, 0)
-        batch = self.frames[positions]
-        if normaliser is not None:
-            mean, scale = self._normaliser(normaliser)
-            batch = (batch - mean) / scale
-        return batch.masked_fill_(~inside[..., None], 0.0)
-
-    def _normaliser(self, normaliser: Normaliser) -> tuple[torch.Tensor, torch.Tensor]:
-        if id(normaliser) not in self._statistics:
-            self._statistics[id(normaliser)] = (
-                torch.from_numpy(normaliser.mean_).to(self.device),
-                torch.from_numpy(normaliser.scale_).to(self.device),
-            )
-        return self._statistics[id(normaliser)]
-
-
-def _frame_source(
-    store: FrameStore, device: torch.device, resident: bool | None
-) -> _HostFrames | _DeviceFrames:
-    """Where excerpts are cut: on the device when it is not the CPU (``resident`` None), else as told."""
-    if resident is None:
-        resident = device.type != "cpu"
-    return _DeviceFrames(store, device) if resident else _HostFrames(store, device)
-
-
 def _whole_file_features(
     stack: StackedNetworks,
     specs: Sequence[TrainingSpec],
     data: TrainingData,
-    frames: _HostFrames | _DeviceFrames,
+    frames: HostFrames | DeviceFrames,
 ) -> list[np.ndarray]:
-    """Features of every spec's ``eval_indices``, networks that read the same files together."""
-    features: list[np.ndarray] = [None] * len(specs)
+    """Features of every spec's ``eval_indices``; networks that read the same files read them together.
+
+    In 10-fold CV every network reads every file (its fold's training files, then its test
+    files), so with one normaliser for the dataset the whole stack shares one pass.
+    """
+    kind = "cpu" if frames.device.type == "cpu" else "other"
+    files_per_batch, chunk = _SNAPSHOT_FILES[kind], _SNAPSHOT_CHUNK[kind]
     readers: dict[tuple, list[int]] = {}
     for model, spec in enumerate(specs):
-        readers.setdefault((spec.eval_indices, id(spec.normaliser)), []).append(model)
-    for (indices, _), models in readers.items():
-        indices = np.asarray(indices)
+        readers.setdefault((tuple(np.unique(spec.eval_indices)), id(spec.normaliser)), []).append(model)
+    features: list[np.ndarray] = [None] * len(specs)
+    for (files, _), models in readers.items():
+        files = np.asarray(files)
         normaliser = specs[models[0]].normaliser
-        order = np.argsort(data.frames.lengths[indices], kind="stable")  # little padding per batch
-        values = np.empty((len(models), len(indices), stack.hidden_sizes[-1]), dtype=np.float32)
-        for begin in range(0, len(order), _SNAPSHOT_FILES):
-            rows = order[begin : begin + _SNAPSHOT_FILES]
-            lengths = data.frames.lengths[indices[rows]]
+        order = np.argsort(data.frames.lengths[files], kind="stable")  # little padding per batch
+        values = np.empty((len(models), len(files), stack.hidden_sizes[-1]), dtype=np.float32)
+        for begin in range(0, len(order), files_per_batch):
+            rows = order[begin : begin + files_per_batch]
+            lengths = data.frames.lengths[files[rows]]
             batch = frames.excerpts(
-                indices[rows], np.zeros(len(rows), dtype=int), int(lengths.max()), normaliser
-            )
-            values[:, rows] = (
-                stack.features(
-                    batch,
-                    torch.from_numpy(lengths).to(frames.device),
-                    models=models,
-                    chunk=_SNAPSHOT_CHUNK,
-                )
-                .cpu()
-                .numpy()
-            )
+                torch.as_tensor(files[rows][None], device=frames.device),
+                torch.zeros((1, len(rows)), dtype=torch.int64, device=frames.device),
+                int(lengths.max()),
+                [normaliser],
+            )[:, 0]
+            lengths = torch.as_tensor(lengths, device=frames.device)
+            values[:, rows] = stack.features(batch, lengths, models=models, chunk=chunk).cpu().numpy()
         for position, model in enumerate(models):
-            features[model] = values[position]
+            features[model] = values[position, np.searchsorted(files, specs[model].eval_indices)]
     return features
 
 
@@ -179,7 +114,7 @@ def _snapshots(
     data: TrainingData,
     epoch: int,
     losses: Sequence[float],
-    frames: _HostFrames | _DeviceFrames,
+    frames: HostFrames | DeviceFrames,
 ) -> list[Snapshot]:
     device = frames.device
     with torch.inference_mode():
@@ -194,6 +129,14 @@ def _snapshots(
                 Snapshot(epoch=epoch, train_loss=losses[model], features=features[model], outputs=outputs)
             )
     return snapshots
+
+
+def _padded(rows: Sequence[np.ndarray], fill: int) -> np.ndarray:
+    """Rows of different lengths as one int64 array, ``fill`` after each row's end."""
+    array = np.full((len(rows), max(map(len, rows))), fill, dtype=np.int64)
+    for index, row in enumerate(rows):
+        array[index, : len(row)] = row
+    return array
 
 
 def _output_layer(outputs: torch.Tensor | None, model: int, rows: int) -> Callable | None:
@@ -241,7 +184,10 @@ def train_stack(
     trains = [np.asarray(spec.train_indices) for spec in specs]
     length, size = first.excerpt_length, first.batch_size
     predict = stack.predict if stack.head_weight is not None else None
-    frames = _frame_source(data.frames, device, resident_frames)
+    frames = frame_source(data.frames, device, resident_frames)
+    normalisers = [spec.normaliser for spec in specs]
+    annotations = torch.as_tensor(data.annotations, device=device)
+    targets = torch.as_tensor(np.asarray(data.targets), device=device)
     yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames)
     for epoch in range(1, first.epochs + 1):
         orders = [rng.permutation(train) for rng, train in zip(generators, trains, strict=True)]
@@ -249,28 +195,32 @@ def train_stack(
             excerpt_starts(data.frames.lengths[order], length, rng)
             for order, rng in zip(orders, generators, strict=True)
         ]
+        # Each epoch's plan goes to the device in one piece: no host-device copy per batch.
+        counts = [len(order) for order in orders]
+        files = torch.as_tensor(_padded(orders, -1), device=device)
+        first_frames = torch.as_tensor(_padded(starts, 0), device=device)
         epoch_losses = []
-        for begin in range(0, max(len(order) for order in orders), size):
-            batches = [order[begin : begin + size] for order in orders]
-            excerpts = torch.zeros(
-                (length, len(specs), max(map(len, batches)), data.frames.n_features), device=device
+        for begin in range(0, max(counts), size):
+            batch_files = files[:, begin : begin + size]
+            excerpts = frames.excerpts(
+                batch_files, first_frames[:, begin : begin + size], length, normalisers
             )
-            for model, (spec, batch) in enumerate(zip(specs, batches, strict=True)):
-                excerpts[:, model, : len(batch)] = frames.excerpts(
-                    batch, starts[model][begin : begin + size], length, spec.normaliser
-                )
             features = stack.features(excerpts)
             outputs = predict(features) if predict is not None else None
-            losses = [
-                batch_loss(
-                    spec,
-                    data,
-                    batch,
-                    features[model, : len(batch)],
-                    _output_layer(outputs, model, len(batch)),
+            losses = []
+            for model, spec in enumerate(specs):
+                rows = min(size, counts[model] - begin)  # >= 1: every network has this many batches
+                batch = batch_files[model, :rows]
+                losses.append(
+                    batch_loss(
+                        spec,
+                        data.task,
+                        features[model, :rows],
+                        annotations[batch],
+                        targets[batch],
+                        _output_layer(outputs, model, rows),
+                    )
                 )
-                for model, (spec, batch) in enumerate(zip(specs, batches, strict=True))
-            ]
             losses = torch.stack(losses)
             optimiser.zero_grad()
             losses.sum().backward()

@@ -162,22 +162,23 @@ def _snapshot(network: Network, spec: TrainingSpec, data: TrainingData, epoch: i
 
 def batch_loss(
     spec: TrainingSpec,
-    data: TrainingData,
-    batch: np.ndarray,
+    task: str,
     features: torch.Tensor,
+    annotations: torch.Tensor,
+    targets: torch.Tensor,
     predict: Callable[[torch.Tensor], torch.Tensor] | None,
 ) -> torch.Tensor:
-    """The loss of one network on one batch: files ``batch``, their excerpts' ``features``.
+    """The loss of one network on one batch of files.
 
+    ``features`` are the network's features of the batch's excerpts, ``annotations`` and
+    ``targets`` the batch's rows of :class:`TrainingData`'s, as tensors on the same device;
     ``predict`` is the baseline network's output layer (unused by the similarity objective).
     """
     if spec.objective == "similarity":
-        annotations = torch.from_numpy(data.annotations[batch]).to(features.device, features.dtype)
-        return similarity_loss(features, annotations, spec.kernel)
-    targets = torch.from_numpy(np.asarray(data.targets[batch])).to(features.device)
-    if data.task == "regression":
+        return similarity_loss(features, annotations.to(features.dtype), spec.kernel)
+    if task == "regression":
         targets = targets.to(features.dtype)
-    return baseline_loss(predict(features), targets, task=data.task, kind=spec.baseline_loss)
+    return baseline_loss(predict(features), targets, task=task, kind=spec.baseline_loss)
 
 
 def train_network(
@@ -197,6 +198,7 @@ def train_network(
     )
     optimiser = torch.optim.Adadelta(network.parameters(), lr=spec.learning_rate, rho=spec.rho, eps=spec.eps)
     train = np.asarray(spec.train_indices)
+    annotations, targets = torch.from_numpy(data.annotations), torch.from_numpy(np.asarray(data.targets))
     yield _snapshot(network, spec, data, 0, float("nan"))
     for epoch in range(1, spec.epochs + 1):
         order = rng.permutation(train)
@@ -211,7 +213,8 @@ def train_network(
                 normaliser=spec.normaliser,
             )
             features = network.features(torch.from_numpy(excerpts))
-            loss = batch_loss(spec, data, batch, features, network.predict)
+            rows = torch.from_numpy(batch)
+            loss = batch_loss(spec, data.task, features, annotations[rows], targets[rows], network.predict)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
