@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from helpers import TINY_RUN
+from simsvm.backends import SerialBackend
 from simsvm.config import ExperimentConfig
 from simsvm.exceptions import DataError, ParameterError
 from simsvm.partitions import cv_folds
@@ -83,6 +84,16 @@ def test_same_seed_same_table_other_seed_differs(synth_root, tmp_path):
     pd.testing.assert_frame_equal(first, second)
     third = run_experiment(_config(synth_root, tmp_path, name="c", approaches=["RBF-SL", "FL"], seed=1))
     assert not np.allclose(first.value.fillna(0), third.value.fillna(0))
+
+
+def test_the_gpu_arrangement_gives_the_table_of_one_network_at_a_time(synth_root, tmp_path):
+    """What backend 'cuda' does, on the CPU: every network of the run in one stack, the snapshots
+    read in one pass and evaluated (SVM refits) by worker processes while training goes on."""
+    one_at_a_time = run_experiment(_config(synth_root, tmp_path, name="serial"))
+    arranged = SerialBackend(threads=1, stack_size=None, evaluation_workers=2)
+    together = run_experiment(_config(synth_root, tmp_path, name="stacked"), backend=arranged)
+    assert len(together) == len(one_at_a_time) > 0
+    pd.testing.assert_frame_equal(together, one_at_a_time, check_exact=False, atol=1e-6)
 
 
 def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
