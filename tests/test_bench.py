@@ -66,7 +66,7 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
     assert set(results["backends_s_per_model_epoch"]) >= {
         "serial (one network at a time)",
         "serial (stack of 2)",
-        "processes (incl. start-up)",
+        "processes (incl. first start-up)",
         "processes (start-up subtracted)",
     }
     assert set(results["snapshot_s_by_path"]) == {
@@ -75,6 +75,7 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         "stacked, 1 thread",
     }
     assert all(0 < share < 1 for share in results["snapshot_share"].values())
+    assert set(results["process_startup_s"]) == {"first run", "later runs"}
     # 2 folds x (baseline, RBF, cosine, polynomial networks), each evaluated at epochs 0 and 1
     assert results["protocol"]["networks"] == 8 and results["protocol"]["seconds"] > 0
     assert results["protocol"]["projected_400_epochs_min"] == pytest.approx(
