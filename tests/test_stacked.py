@@ -1,6 +1,7 @@
 """The stacked GRU and lockstep training against nn.GRU and the plain training loop."""
 
 import dataclasses
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from helpers import small_spec
 from simsvm.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.exceptions import ParameterError
 from simsvm.excerpts import DeviceFrames, HostFrames
-from simsvm.features import Normaliser
+from simsvm.features import FrameStore, Normaliser
 from simsvm.kernels import make_kernel
 from simsvm.model import Network
 from simsvm.stack_training import stack_groups, train_stack
@@ -118,6 +119,20 @@ def test_excerpts_cut_on_the_device_equal_those_cut_from_the_store(data):
     assert (from_store[:, 2, 9:] == 0).all() and (from_store[-1] == 0).all(dim=-1).any()
     on_device = DeviceFrames(data.frames, cpu).excerpts(files, starts, 90, normalisers)
     torch.testing.assert_close(on_device, from_store, rtol=0, atol=1e-6)
+
+
+def test_frames_copied_to_the_device_from_the_read_only_cache(data, tmp_path):
+    """A real run's store memory-maps .npy cache files read-only; copying them must not warn."""
+    paths = []
+    for index in range(len(data.frames)):
+        paths.append(tmp_path / f"{index}.npy")
+        np.save(paths[-1], data.frames.sequence(index))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        on_device = DeviceFrames(FrameStore(paths), torch.device("cpu"))
+    files, starts = torch.tensor([[3, 7, 11]]), torch.tensor([[0, 5, 50]])
+    expected = HostFrames(data.frames, torch.device("cpu")).excerpts(files, starts, 60, [None])
+    torch.testing.assert_close(on_device.excerpts(files, starts, 60, [None]), expected, rtol=0, atol=0)
 
 
 def test_training_on_frames_kept_on_the_device_equals_training_from_the_store(data):

@@ -61,7 +61,8 @@ class DeviceFrames:
         self.offsets = torch.cumsum(self.lengths, 0) - self.lengths
         self.frames = torch.empty(int(store.lengths.sum()), store.n_features, device=device)
         for index, offset in enumerate(self.offsets.tolist()):
-            sequence = np.asarray(store.sequence(index), dtype=np.float32)
+            # a copy: the cache's memory maps are read-only, which torch warns about
+            sequence = np.array(store.sequence(index), dtype=np.float32)
             self.frames[offset : offset + len(sequence)] = torch.from_numpy(sequence)
         self._statistics: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
 
