@@ -60,9 +60,15 @@ def _synthetic_frames(folder: Path, clips: int, frames: int, rng: np.random.Gene
     return FrameStore(paths)
 
 
-def _specs(data: TrainingData, models: int, epochs: int, train: int) -> list[TrainingSpec]:
+def _unit_normaliser() -> Normaliser:
+    """Mean 0, scale 1 (the frames are standard normal); shared, as a run's dataset normaliser is."""
     normaliser = Normaliser()
     normaliser.mean_, normaliser.scale_ = np.zeros(80, np.float32), np.ones(80, np.float32)
+    return normaliser
+
+
+def _specs(data: TrainingData, models: int, epochs: int, train: int) -> list[TrainingSpec]:
+    normaliser = _unit_normaliser()
     base = TrainingSpec(
         name="bench",
         objective="similarity",
@@ -161,9 +167,7 @@ def _protocol(
         targets=data.targets,
         root=scratch,
     )
-    normaliser = Normaliser()
-    normaliser.mean_, normaliser.scale_ = np.zeros(80, np.float32), np.ones(80, np.float32)
-    jobs = plan_jobs(config, dataset, data, normaliser)
+    jobs = plan_jobs(config, dataset, data, _unit_normaliser())
     start = time.perf_counter()
     for _ in train_set(
         [spec for _, spec, _ in jobs], data, backend=backend, evaluate=[evaluator for _, _, evaluator in jobs]
