@@ -31,9 +31,11 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# ruff, and the import contracts of pyproject.toml: no stage imports a stage above it, no cycles.
 lint: install
 	$(BIN)/ruff check lib tests
 	$(BIN)/ruff format --check lib tests
+	$(BIN)/lint-imports
 
 # JupyterLab with the project's kernel and widgets.
 lab: install

@@ -72,7 +72,7 @@ progress: bool = True
 import matplotlib.pyplot as plt
 
 import simsvm
-from simsvm import plots
+from simsvm.report import plots
 
 # Built after papermill's injected cell, so injected values are the ones used.
 config = simsvm.ExperimentConfig.from_dict(

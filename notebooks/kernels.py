@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -38,7 +40,7 @@ interactive: bool = False
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from simsvm.widgets import explore_kernels, kernel_view, stored_jobs
+from simsvm.report.widgets import explore_kernels, kernel_view, stored_jobs
 
 jobs = stored_jobs(run_dir)
 print("stored networks:", ", ".join(jobs))

@@ -32,7 +32,7 @@ emotify_epoch: Optional[int] = None  # default: the last evaluated epoch
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
-from simsvm import plots
+from simsvm.report import plots
 
 summary = plots.write_summary(results_dir, figures_dir, emotify_epoch=emotify_epoch)
 plt.close("all")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers import small_training_data
-from simsvm.datasets import synthetic
+from simsvm.data.datasets import synthetic
 
 TINY = {"clips_per_class": 3, "duration": 3.0, "seed": 7}
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import DataError
-from simsvm.features import FrameStore, Normaliser
-from simsvm.training import TrainingData, TrainingSpec
+from simsvm.train.loop import train_stack
+from simsvm.train.spec import TrainingData, TrainingSpec
 
 # Experiment settings small enough for a test: two folds, two epochs, a tiny network.
 TINY_RUN = {
@@ -72,6 +73,11 @@ def small_spec(
         kernel=kernel,
         **{"train_indices": tuple(range(16)), "eval_indices": tuple(range(24)), **settings, **extra},
     )
+
+
+def train_alone(spec: TrainingSpec, data: TrainingData, **options):
+    """One network trained the reference way (``nn.GRU``, autograd), alone: its snapshots in order."""
+    return (snapshots[0] for snapshots in train_stack([spec], data, reference=True, **options))
 
 
 def where_evaluated(snapshot) -> tuple[int, int, float]:

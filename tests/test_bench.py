@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from simsvm.bench import main
-from simsvm.costs import PAPER_SIZES, reproduction_cost, training_flop
+from simsvm.cli.bench import main
+from simsvm.cli.costs import PAPER_SIZES, reproduction_cost, training_flop
 
 
 def test_training_flop_by_hand():
@@ -70,7 +70,7 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         "processes (start-up subtracted)",
     }
     assert set(results["snapshot_s_by_path"]) == {
-        "nn.GRU, 32 files per batch",
+        "nn.GRU",
         "stacked",
         "stacked, 1 thread",
     }

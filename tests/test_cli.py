@@ -7,7 +7,7 @@ import yaml
 
 def _simsvm(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "simsvm.cli", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "simsvm.cli.main", *args], capture_output=True, text=True, cwd=cwd
     )
 
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from helpers import TINY_RUN
-from simsvm.backends import SerialBackend
-from simsvm.batch import run_batch
-from simsvm.config import ExperimentConfig
-from simsvm.protocol import run_experiment
-from simsvm.results import load_provenance
+from simsvm.cli.batch import run_batch
+from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.results import load_provenance
+from simsvm.experiment.run import run_experiment
+from simsvm.train.backends import SerialBackend
 
 distributed = pytest.importorskip("distributed")
-from simsvm.cluster import DaskBackend, local_cluster  # noqa: E402
+from simsvm.train.cluster import DaskBackend, local_cluster  # noqa: E402
 
 
 def _config(synth_root, frame_cache, results_dir, **extra) -> ExperimentConfig:

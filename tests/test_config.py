@@ -1,7 +1,9 @@
 import pytest
+import torch
 
-from simsvm.config import ExperimentConfig, load_config
 from simsvm.exceptions import ParameterError
+from simsvm.experiment.config import ExperimentConfig, load_config
+from simsvm.names import BACKENDS
 
 BASE = {"name": "t", "dataset": "gtzan", "data_dir": "data/x"}
 
@@ -68,8 +70,27 @@ def test_shipped_parameter_files_are_valid():
         load_config(path)
 
 
-def test_config_offers_exactly_the_backends_make_backend_takes():
-    from simsvm.backends import BACKENDS
-    from simsvm.config import _CHOICES
+@pytest.mark.parametrize("name", BACKENDS)
+def test_every_backend_name_is_taken_by_the_config_and_makes_that_backend(name, monkeypatch):
+    from simsvm.train import backends, cluster
+    from simsvm.train.jobs import make_backend
 
-    assert set(_CHOICES["backend"]) == set(BACKENDS)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # all CudaBackend asks of the machine
+    expected = {
+        "serial": backends.SerialBackend,
+        "processes": backends.ProcessBackend,
+        "cuda": backends.CudaBackend,
+        "reference": backends.ReferenceBackend,
+        "dask": cluster.DaskBackend,
+    }[name]
+    assert type(make_backend(name)) is expected
+    assert ExperimentConfig(name="x", dataset="gtzan", data_dir=".", backend=name).backend == name
+
+
+def test_an_unknown_backend_is_refused_by_the_config_and_the_factory():
+    from simsvm.train.jobs import make_backend
+
+    with pytest.raises(ParameterError, match="backend"):
+        ExperimentConfig(name="x", dataset="gtzan", data_dir=".", backend="threads")
+    with pytest.raises(ParameterError, match="unknown backend 'threads'"):
+        make_backend("threads")

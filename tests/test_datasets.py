@@ -7,7 +7,7 @@ import pytest
 
 from conftest import TINY
 from helpers import write_tone
-from simsvm.datasets import REGISTRY, emotify, gtzan, load_dataset, synthetic
+from simsvm.data.datasets import REGISTRY, emotify, gtzan, load_dataset, synthetic
 from simsvm.exceptions import DataError, ParameterError
 
 
@@ -139,7 +139,7 @@ def test_generated_labels_are_learnable_but_not_from_a_mean_spectrum(tmp_path):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
-    from simsvm.features import load_frames
+    from simsvm.data.frames import load_frames
 
     folders = synthetic.generate(
         tmp_path, progress=False, datasets=("gtzan",), clips_per_class=10, duration=4.0

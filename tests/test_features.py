@@ -3,10 +3,17 @@ import numpy as np
 import pytest
 
 from helpers import write_tone
-from simsvm import features
+from simsvm.data import frames as frames_module
+from simsvm.data.frames import (
+    FrameCache,
+    FrameParameters,
+    FrameStore,
+    Normaliser,
+    extract_frames,
+    load_frames,
+)
 from simsvm.exceptions import DataError
-from simsvm.features import FrameCache, FrameParameters, FrameStore, Normaliser, extract_frames, load_frames
-from simsvm.training import excerpt_starts
+from simsvm.train.spec import excerpt_starts
 
 
 def test_frames_have_the_paper_shape_and_differences(tmp_path):
@@ -52,7 +59,7 @@ def test_cache_is_read_on_second_use(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("decoded audio although its frames were cached")
 
-    monkeypatch.setattr(features, "extract_frames", refuse)
+    monkeypatch.setattr(frames_module, "extract_frames", refuse)
     again, hit = cache.frames(path, FrameParameters())
     assert hit and again == cached
     np.testing.assert_array_equal(np.load(again), np.load(cached))

@@ -5,8 +5,8 @@ from sklearn.metrics.pairwise import cosine_similarity, polynomial_kernel, rbf_k
 from sklearn.svm import SVC
 
 from simsvm.exceptions import ParameterError
-from simsvm.kernels import cosine, gram_matrix, make_kernel, polynomial, rbf
-from simsvm.losses import baseline_loss, similarity_loss
+from simsvm.model.kernels import cosine, gram_matrix, make_kernel, polynomial, rbf
+from simsvm.model.losses import baseline_loss, similarity_loss
 
 
 @pytest.fixture

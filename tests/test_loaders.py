@@ -8,7 +8,7 @@ import pytest
 
 from conftest import TINY
 from helpers import write_tone
-from simsvm.datasets import ballroom, lastfm, load_dataset
+from simsvm.data.datasets import ballroom, lastfm, load_dataset
 from simsvm.exceptions import DataError, ParameterError
 
 PER_CLASS = TINY["clips_per_class"]

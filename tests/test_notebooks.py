@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from helpers import TINY_RUN
-from simsvm.batch import NOTEBOOKS, check_parameters, run_batch
-from simsvm.config import ExperimentConfig
+from simsvm.cli.batch import NOTEBOOKS, check_parameters, run_batch
 from simsvm.exceptions import ParameterError
+from simsvm.experiment.config import ExperimentConfig
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,6 @@ def test_batch_command_line_rejects_unknown_keys(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"name": "x", "dataset": "gtzan", "data_dir": "d", "epochz": 1}))
     result = subprocess.run(
-        [sys.executable, "-m", "simsvm.cli", "batch", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "simsvm.cli.main", "batch", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "epochz" in result.stderr

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 
 from helpers import TINY_RUN
-from simsvm.backends import SerialBackend
-from simsvm.config import ExperimentConfig
+from simsvm.data.datasets import emotify
 from simsvm.exceptions import DataError, ParameterError
-from simsvm.partitions import cv_folds
-from simsvm.protocol import run_experiment
-from simsvm.results import COLUMNS
+from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.partitions import cv_folds
+from simsvm.experiment.results import COLUMNS
+from simsvm.experiment.run import run_experiment
+from simsvm.train.backends import SerialBackend
 
 
 def _config(synth_root, tmp_path, dataset="gtzan", **changes):
@@ -69,7 +70,7 @@ def test_classification_run_writes_the_full_table(synth_root, tmp_path):
 def test_regression_run_reports_r_per_target_and_mean(synth_root, tmp_path):
     table = run_experiment(_config(synth_root, tmp_path, dataset="emotify", approaches=["RBF-SL", "NN"]))
     r = table[table.metric == "pearson_r"]
-    assert set(r.target) == {*__import__("simsvm").datasets.emotify.EMOTIONS, "mean"}
+    assert set(r.target) == {*emotify.EMOTIONS, "mean"}
     assert len(r) == 2 * 2 * 3 * 10
     per_target = r[r.target != "mean"].groupby(["approach", "fold", "epoch"]).value.mean()
     np.testing.assert_allclose(
@@ -104,7 +105,7 @@ def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
 
     parameters.write_text(yaml.safe_dump(config.to_dict()))
     process = subprocess.Popen(
-        [sys.executable, "-m", "simsvm.cli", "run", str(parameters)],
+        [sys.executable, "-m", "simsvm.cli.main", "run", str(parameters)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -192,7 +193,7 @@ def test_fixed_split_protocol(synth_root, tmp_path):
 
 
 def test_random_splits_protocol_and_its_significance(synth_root, tmp_path):
-    from simsvm.stats import run_significance
+    from simsvm.experiment.stats import run_significance
 
     config = _config(
         synth_root,

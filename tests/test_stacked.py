@@ -8,16 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import small_spec
-from simsvm.backends import CudaBackend, ReferenceBackend, SerialBackend
+from helpers import small_spec, train_alone
+from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import ParameterError
-from simsvm.excerpts import DeviceFrames, HostFrames
-from simsvm.features import FrameStore, Normaliser
-from simsvm.kernels import make_kernel
-from simsvm.model import Network
-from simsvm.stack_training import stack_groups, train_stack
-from simsvm.stacked import StackedNetworks, stacked_gru
-from simsvm.training import train_network, train_set
+from simsvm.model.kernels import make_kernel
+from simsvm.model.network import Network
+from simsvm.model.stacked import StackedNetworks, stacked_gru
+from simsvm.train.backends import CudaBackend, ReferenceBackend, SerialBackend
+from simsvm.train.excerpts import DeviceFrames, HostFrames
+from simsvm.train.jobs import train_set
+from simsvm.train.loop import stack_groups, train_stack
 
 
 def _grus(models, inputs, hidden, seed=0):
@@ -91,7 +91,7 @@ def test_networks_of_one_stack_train_as_if_alone(data):
     assert stack_groups(specs, None) == [[0, 1, 2]]
     together = list(train_stack(specs, data))
     for model, spec in enumerate(specs):
-        alone = list(train_network(spec, data))
+        alone = list(train_alone(spec, data))
         assert [snapshots[model].epoch for snapshots in together] == [s.epoch for s in alone]
         for snapshots, single in zip(together, alone, strict=True):
             np.testing.assert_allclose(snapshots[model].features, single.features, atol=1e-5)
@@ -167,7 +167,7 @@ def test_networks_that_read_the_same_files_in_another_order_share_one_snapshot_p
     ]
     together = list(train_stack(specs, data))
     for model, spec in enumerate(specs):
-        for snapshots, alone in zip(together, train_network(spec, data), strict=True):
+        for snapshots, alone in zip(together, train_alone(spec, data), strict=True):
             assert snapshots[model].features.shape == (len(orders[model]), 6)
             np.testing.assert_allclose(snapshots[model].features, alone.features, atol=1e-5)
 
@@ -199,7 +199,7 @@ def test_reference_backend_is_the_plain_loop_and_stacks_agree_with_it(data):
     reference = dict(train_set(specs, data, backend=ReferenceBackend()))
     stacked = dict(train_set(specs, data, backend=SerialBackend(stack_size=2)))
     for index, spec in enumerate(specs):
-        for plain, single in zip(reference[index], train_network(spec, data), strict=True):
+        for plain, single in zip(reference[index], train_alone(spec, data), strict=True):
             np.testing.assert_array_equal(plain.features, single.features)
         for in_stack, plain in zip(stacked[index], reference[index], strict=True):
             np.testing.assert_allclose(in_stack.features, plain.features, atol=1e-5)
@@ -222,5 +222,5 @@ def test_cuda_stack_trains_like_the_cpu(data):
     ]
     on_gpu = dict(train_set(specs, data, backend=CudaBackend()))
     for index, spec in enumerate(specs):
-        for gpu, cpu in zip(on_gpu[index], train_network(spec, data), strict=True):
+        for gpu, cpu in zip(on_gpu[index], train_alone(spec, data), strict=True):
             np.testing.assert_allclose(gpu.features, cpu.features, atol=1e-4)

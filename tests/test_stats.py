@@ -3,8 +3,8 @@ import pytest
 from scipy import stats as scipy_stats
 
 from simsvm.exceptions import ParameterError
-from simsvm.partitions import random_splits
-from simsvm.stats import corrected_resampled_ttest, paired_ttest, significance_table, welch_ttest
+from simsvm.experiment.partitions import random_splits
+from simsvm.experiment.stats import corrected_resampled_ttest, paired_ttest, significance_table, welch_ttest
 
 A = np.array([0.71, 0.69, 0.74, 0.70, 0.73, 0.68, 0.75, 0.72])
 B = np.array([0.66, 0.70, 0.65, 0.69, 0.64, 0.67, 0.71, 0.63])

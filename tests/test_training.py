@@ -5,28 +5,28 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import failing_evaluation, slow_square, small_spec, where_evaluated
-from simsvm.backends import EvaluationPool, ProcessBackend, SerialBackend, make_backend
+from helpers import failing_evaluation, slow_square, small_spec, train_alone, where_evaluated
 from simsvm.exceptions import DataError, ParameterError
-from simsvm.kernels import make_kernel
-from simsvm.training import train_network, train_set
+from simsvm.model.kernels import make_kernel
+from simsvm.train.backends import EvaluationPool, ProcessBackend, SerialBackend
+from simsvm.train.jobs import make_backend, train_set
 
 
 def test_snapshots_schedule_and_shapes(data):
     spec = small_spec(data, "b", "baseline", 1, epochs=5)
-    snapshots = list(train_network(spec, data))
+    snapshots = list(train_alone(spec, data))
     assert [s.epoch for s in snapshots] == [0, 2, 4, 5]
     assert np.isnan(snapshots[0].train_loss) and all(np.isfinite(s.train_loss) for s in snapshots[1:])
     assert snapshots[0].features.shape == (24, 6) and snapshots[0].outputs.shape == (24, 3)
     assert not np.allclose(snapshots[0].features, snapshots[-1].features)  # the network moved
-    similarity = list(train_network(small_spec(data, "s", "similarity", 1, kernel=make_kernel("rbf")), data))
+    similarity = list(train_alone(small_spec(data, "s", "similarity", 1, kernel=make_kernel("rbf")), data))
     assert similarity[-1].outputs is None
 
 
 def test_same_seed_same_snapshots_and_other_seed_differs(data):
-    first = list(train_network(small_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
-    second = list(train_network(small_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
-    other = list(train_network(small_spec(data, "a", "similarity", 6, kernel=make_kernel("cosine")), data))
+    first = list(train_alone(small_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
+    second = list(train_alone(small_spec(data, "a", "similarity", 5, kernel=make_kernel("cosine")), data))
+    other = list(train_alone(small_spec(data, "a", "similarity", 6, kernel=make_kernel("cosine")), data))
     for a, b in zip(first, second, strict=True):
         np.testing.assert_array_equal(a.features, b.features)
         assert a.train_loss == b.train_loss or (np.isnan(a.train_loss) and np.isnan(b.train_loss))
@@ -36,8 +36,8 @@ def test_same_seed_same_snapshots_and_other_seed_differs(data):
 def test_whole_sequence_features_ignore_padding(data):
     """A file's features must not depend on which (longer) files share its evaluation batch."""
     spec = small_spec(data, "p", "similarity", 3, kernel=make_kernel("rbf"), epochs=0)
-    together = next(train_network(spec, data)).features
-    alone = next(train_network(dataclasses.replace(spec, eval_indices=(0,)), data)).features
+    together = next(train_alone(spec, data)).features
+    alone = next(train_alone(dataclasses.replace(spec, eval_indices=(0,)), data)).features
     np.testing.assert_allclose(alone[0], together[0], atol=1e-6)
 
 
@@ -53,7 +53,7 @@ def test_models_trained_in_a_set_equal_models_trained_alone(data, backend):
     together = dict(train_set(specs, data, backend=backend))
     assert sorted(together) == [0, 1, 2]
     for index, spec in enumerate(specs):
-        alone = list(train_network(spec, data))
+        alone = list(train_alone(spec, data))
         assert [s.epoch for s in together[index]] == [s.epoch for s in alone]
         for in_set, single in zip(together[index], alone, strict=True):
             np.testing.assert_allclose(in_set.features, single.features, rtol=1e-4, atol=1e-5)

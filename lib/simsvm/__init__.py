@@ -5,10 +5,10 @@ outputs matches the kernel matrix of the annotations; a kernel SVM / SVR then cl
 regresses on those outputs (Jakubik & Kwaśnicka, Complexity 2018).
 """
 
-__version__ = "0.1.0"
-
-from .config import APPROACHES, ExperimentConfig, load_config
-from .exceptions import DataError, ParameterError, SimsvmError
+from simsvm._version import __version__
+from simsvm.exceptions import DataError, ParameterError, SimsvmError
+from simsvm.experiment.config import ExperimentConfig, load_config
+from simsvm.names import APPROACHES
 
 __all__ = [
     "APPROACHES",
@@ -23,7 +23,7 @@ __all__ = [
 
 
 def run_experiment(config: ExperimentConfig, **kwargs):
-    """Run one experiment; see :func:`simsvm.protocol.run_experiment`."""
-    from .protocol import run_experiment as _run  # deferred: imports torch and scikit-learn
+    """Run one experiment; see :func:`simsvm.experiment.run.run_experiment`."""
+    from simsvm.experiment.run import run_experiment as _run  # deferred: imports torch and scikit-learn
 
     return _run(config, **kwargs)
