@@ -80,6 +80,69 @@ def train_alone(spec: TrainingSpec, data: TrainingData, **options):
     return (snapshots[0] for snapshots in train_stack([spec], data, reference=True, **options))
 
 
+def plain_training(spec: TrainingSpec, data: TrainingData) -> list[tuple[int, float, np.ndarray]]:
+    """The paper's procedure written the obvious way, independently of simsvm's loop: the test oracle.
+
+    One ``nn.GRU`` network, its excerpts cut file by file with numpy, autograd's backward, and
+    every snapshot read one whole file at a time (no batching, no padding).  It draws from the
+    seed's generator in the order the method defines (each epoch: the file order, then the start
+    frames).  Returns ``(epoch, mean training loss, features)`` at each evaluation point.
+    """
+    import torch
+
+    from simsvm.model.losses import baseline_loss, similarity_loss
+    from simsvm.model.network import Network
+
+    torch.manual_seed(spec.seed)
+    network = Network(
+        data.frames.n_features,
+        spec.hidden_sizes,
+        n_outputs=data.annotations.shape[1] if spec.objective == "baseline" else None,
+    )
+    optimiser = torch.optim.Adadelta(network.parameters(), lr=spec.learning_rate, rho=spec.rho, eps=spec.eps)
+    rng = np.random.default_rng(spec.seed)
+
+    def snapshot(epoch: int, loss: float) -> tuple[int, float, np.ndarray]:
+        with torch.no_grad():
+            features = [
+                network.features(torch.from_numpy(spec.normaliser.transform(data.frames.sequence(i))[None]))[
+                    0
+                ]
+                for i in spec.eval_indices
+            ]
+        return epoch, loss, torch.stack(features).numpy()
+
+    snapshots = [snapshot(0, float("nan"))]
+    for epoch in range(1, spec.epochs + 1):
+        order = rng.permutation(np.asarray(spec.train_indices))
+        starts = rng.integers(0, np.maximum(data.frames.lengths[order] - spec.excerpt_length, 0) + 1)
+        losses = []
+        for begin in range(0, len(order), spec.batch_size):
+            files = order[begin : begin + spec.batch_size]
+            excerpts = data.frames.excerpts(
+                files,
+                starts[begin : begin + spec.batch_size],
+                spec.excerpt_length,
+                normaliser=spec.normaliser,
+            )
+            features = network.features(torch.from_numpy(excerpts))
+            if spec.objective == "similarity":
+                annotations = torch.from_numpy(data.annotations[files]).to(features.dtype)
+                loss = similarity_loss(features, annotations, spec.kernel)
+            else:
+                targets = torch.from_numpy(np.asarray(data.targets)[files])
+                loss = baseline_loss(
+                    network.predict(features), targets, task=data.task, kind=spec.baseline_loss
+                )
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            losses.append(loss.item())
+        if epoch % spec.eval_every == 0 or epoch == spec.epochs:
+            snapshots.append(snapshot(epoch, float(np.mean(losses))))
+    return snapshots
+
+
 def where_evaluated(snapshot) -> tuple[int, int, float]:
     """An evaluation that says which process ran it: ``(epoch, pid, sum of the features)``."""
     return snapshot.epoch, os.getpid(), float(np.sum(snapshot.features, dtype=np.float64))

@@ -23,6 +23,7 @@ def test_reproduction_cost_by_hand():
     assert set(rows) == set(PAPER_SIZES)
 
 
+@pytest.mark.slow
 def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
     results = main(
         [

@@ -2,12 +2,13 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 import yaml
 
 
 def _simsvm(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "simsvm.cli.main", *args], capture_output=True, text=True, cwd=cwd
+        [sys.executable, "-m", "simsvm.cli", *args], capture_output=True, text=True, cwd=cwd
     )
 
 
@@ -26,6 +27,7 @@ def test_missing_data_folder_exits_with_a_message_naming_it(tmp_path):
     assert result.returncode == 2 and "absent" in result.stderr and "simsvm data synth" in result.stderr
 
 
+@pytest.mark.slow
 def test_synth_then_run(tmp_path):
     result = _simsvm(
         "data",
@@ -63,3 +65,12 @@ def test_synth_then_run(tmp_path):
     table = pd.read_csv(tmp_path / "results" / "cli" / "results.csv")
     assert set(table.approach) == {"RBF-SL", "NN"} and set(table.epoch) == {0, 1}
     assert "results.csv" in result.stdout
+
+
+def test_the_installed_command_is_the_cli():
+    from importlib.metadata import entry_points
+
+    from simsvm.cli.main import main
+
+    (command,) = [entry for entry in entry_points(group="console_scripts") if entry.name == "simsvm"]
+    assert command.load() is main

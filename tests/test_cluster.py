@@ -17,6 +17,7 @@ from simsvm.experiment.run import run_experiment
 from simsvm.train.backends import SerialBackend
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow  # a dask cluster starts in seconds; the killed-worker test takes ~40 s
 from simsvm.train.cluster import DaskBackend, local_cluster  # noqa: E402
 
 

@@ -100,6 +100,7 @@ def test_registry_errors_name_the_key_and_folder(tmp_path):
         load_dataset("gtzan", tmp_path / "missing-folder")
 
 
+@pytest.mark.slow
 def test_generator_is_deterministic(tmp_path, synth_root):
     again = synthetic.generate(tmp_path / "again", progress=False, **TINY)
     for key, folder in again.items():
@@ -132,6 +133,7 @@ def test_generator_refuses_a_folder_it_did_not_write(tmp_path):
     assert (tmp_path / "gtzan" / "mine.txt").exists()
 
 
+@pytest.mark.slow
 def test_generated_labels_are_learnable_but_not_from_a_mean_spectrum(tmp_path):
     """Hidden attributes drive the labels: a mean-spectrum SVM beats chance but is far from perfect."""
     from sklearn.model_selection import StratifiedKFold, cross_val_score

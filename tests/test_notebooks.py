@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import matplotlib.image
+import numpy as np
 import pandas as pd
 import papermill
 import pytest
@@ -14,6 +15,8 @@ from helpers import TINY_RUN
 from simsvm.cli.batch import NOTEBOOKS, check_parameters, run_batch
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.results import load_features
+from simsvm.report.widgets import kernel_view
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +93,7 @@ def test_notebooks_are_stored_without_outputs_and_match_their_scripts():
         assert [c.source for c in paired.cells] == [c.source for c in stored.cells], f"{notebook} out of sync"
 
 
+@pytest.mark.slow
 def test_batch_runs_write_results_and_executed_notebooks(batch):
     root, _, _, report = batch
     batch_dir = root / "results" / "tiny"
@@ -102,6 +106,7 @@ def test_batch_runs_write_results_and_executed_notebooks(batch):
         assert any(o.get("output_type") == "display_data" for o in outputs)  # the curves figure
 
 
+@pytest.mark.slow
 def test_failed_run_keeps_its_partial_notebook_and_error(batch):
     root, _, _, report = batch
     batch_dir = root / "results" / "tiny"
@@ -110,6 +115,7 @@ def test_failed_run_keeps_its_partial_notebook_and_error(batch):
     assert (batch_dir / "broken.ipynb").is_file()
 
 
+@pytest.mark.slow
 def test_summary_writes_figures_and_the_emotify_table(batch):
     root, _, _, report = batch
     figures = root / "figures"
@@ -134,12 +140,14 @@ def test_summary_writes_figures_and_the_emotify_table(batch):
     assert set(significance.run) == {"tiny-splits"} and "paper" in significance.columns
 
 
+@pytest.mark.slow
 def test_batch_resumes_by_skipping_complete_runs(batch):
     root, files, _, _ = batch
     again = run_batch(files, batch="tiny", results_dir=root / "results", summary=False)
     assert sorted(again.skipped) == ["tiny-emotify", "tiny-gtzan", "tiny-splits"] and not again.finished
 
 
+@pytest.mark.slow
 def test_kernels_notebook_runs_without_widgets(batch, tmp_path):
     root = batch[0]
     output = tmp_path / "kernels.ipynb"
@@ -154,10 +162,25 @@ def test_kernels_notebook_runs_without_widgets(batch, tmp_path):
     assert "fold00-baseline" in text and "SVM scores" in text
 
 
+@pytest.mark.slow
+def test_kernel_view_loss_is_the_similarity_loss_of_the_shown_files(batch):
+    from sklearn.metrics.pairwise import rbf_kernel
+
+    run_dir = batch[0] / "results" / "tiny" / "tiny-gtzan"
+    stored = load_features(run_dir, "fold00-rbf")
+    n_train = int(stored["n_train"])
+    features = stored["features"][-1][:n_train].astype(np.float64)
+    annotations = stored["annotations"][:n_train].astype(np.float64)
+    view = kernel_view(run_dir, "fold00-rbf", loss_kernel="rbf", gamma=0.3, max_files=10_000)
+    expected = np.square(rbf_kernel(features, gamma=0.3) - rbf_kernel(annotations, gamma=0.3)).sum()
+    assert view.n_files == n_train
+    assert view.loss == pytest.approx(expected, rel=1e-9)
+
+
 def test_batch_command_line_rejects_unknown_keys(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"name": "x", "dataset": "gtzan", "data_dir": "d", "epochz": 1}))
     result = subprocess.run(
-        [sys.executable, "-m", "simsvm.cli.main", "batch", str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "simsvm.cli", "batch", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "epochz" in result.stderr
