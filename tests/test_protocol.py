@@ -105,7 +105,7 @@ def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
 
     parameters.write_text(yaml.safe_dump(config.to_dict()))
     process = subprocess.Popen(
-        [sys.executable, "-m", "simsvm.cli.main", "run", str(parameters)],
+        [sys.executable, "-m", "simsvm.cli", "run", str(parameters)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -26,149 +26,22 @@ import torch
 
 from simsvm._io import write_json_atomic, write_text_atomic
 from simsvm.cli.costs import reproduction_cost, training_flop
-from simsvm.data.datasets import Dataset
-from simsvm.data.frames import FrameStore, Normaliser, load_frames
-from simsvm.experiment.config import ExperimentConfig
-from simsvm.experiment.protocol import plan_jobs
+from simsvm.cli.measure import (
+    bench_specs,
+    extraction_rates,
+    matmul_peak,
+    synthetic_frames,
+    time_protocol,
+    time_set,
+    time_snapshot,
+    worker_memory,
+)
 from simsvm.experiment.scoring import score_svm
 from simsvm.model.kernels import make_kernel
-from simsvm.train.backends import Backend, CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
-from simsvm.train.jobs import train_set
-from simsvm.train.loop import train_stack
+from simsvm.train.backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
 from simsvm.train.spec import TrainingData, TrainingSpec
 
 __all__ = ["main"]
-
-
-def _matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
-    torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
-
-
-def _synthetic_frames(folder: Path, clips: int, frames: int, rng: np.random.Generator) -> FrameStore:
-    """Random frames stored as .npy files, memory-mapped as in a real run."""
-    paths = []
-    for index in range(clips):
-        path = folder / f"{index:05d}.npy"
-        np.save(path, rng.standard_normal((frames, 80)).astype(np.float32))
-        paths.append(path)
-    return FrameStore(paths)
-
-
-def _unit_normaliser() -> Normaliser:
-    """Mean 0, scale 1 (the frames are standard normal); shared, as a run's dataset normaliser is."""
-    normaliser = Normaliser()
-    normaliser.mean_, normaliser.scale_ = np.zeros(80, np.float32), np.ones(80, np.float32)
-    return normaliser
-
-
-def _specs(data: TrainingData, models: int, epochs: int, train: int) -> list[TrainingSpec]:
-    normaliser = _unit_normaliser()
-    base = TrainingSpec(
-        name="bench",
-        objective="similarity",
-        seed=0,
-        train_indices=tuple(range(train)),
-        eval_indices=(0,),
-        normaliser=normaliser,
-        kernel=make_kernel("rbf"),
-        baseline_loss="sse",
-        hidden_sizes=(100, 50),
-        epochs=epochs,
-        eval_every=epochs,
-        excerpt_length=100,
-        batch_size=100,
-        learning_rate=1.0,
-        rho=0.95,
-        eps=1e-6,
-    )
-    return [replace(base, name=f"bench-{m}", seed=m) for m in range(models)]
-
-
-def _time_set(specs, data, backend) -> float:
-    start = time.perf_counter()
-    for _ in train_set(specs, data, backend=backend):
-        pass
-    return time.perf_counter() - start
-
-
-def _snapshot(data: TrainingData, spec: TrainingSpec, clips: int, *, plain: bool) -> tuple[float, np.ndarray]:
-    """Seconds and features of one untrained network reading every file whole, as a snapshot does.
-
-    ``plain``: the ``nn.GRU`` network (the reference arithmetic), else the stacked recurrence.
-    """
-    every_file = replace(spec, eval_indices=tuple(range(clips)), epochs=0)
-    start = time.perf_counter()
-    features = next(train_stack([every_file], data, reference=plain))[0].features
-    return time.perf_counter() - start, features
-
-
-def _worker_memory(scratch: Path, clips: int, frames: int, rng: np.random.Generator) -> float:
-    """Peak RSS (MiB) of a worker that trains one epoch and takes one snapshot of every file."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    store = _synthetic_frames(scratch, clips, frames, rng)
-    labels = rng.integers(0, 4, clips)
-    data = TrainingData(frames=store, targets=labels, annotations=np.eye(4)[labels], task="classification")
-    spec = replace(_specs(data, 1, 1, int(0.9 * clips))[0], eval_indices=tuple(range(clips)), eval_every=1)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    _time_set([spec], data, ProcessBackend(workers=1))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
-
-
-def _extraction(folder: Path, files: int, rng: np.random.Generator) -> dict[str, float]:
-    """Files per second of frame extraction from 30 s audio files, without and with the cache."""
-    import soundfile  # only this measurement reads audio
-
-    folder.mkdir(parents=True, exist_ok=True)
-    audio = []
-    for index in range(files):
-        path = folder / f"{index}.wav"
-        soundfile.write(path, 0.1 * rng.standard_normal(30 * 22050).astype(np.float32), 22050)
-        audio.append(path)
-    load_frames(audio[:1], cache_dir=None, progress=False)  # librosa's one-off compilation
-    rates = {}
-    for label in ("cold", "cached"):
-        start = time.perf_counter()
-        load_frames(audio, cache_dir=folder / "cache", progress=False)
-        rates[f"extraction_files_per_s_{label}"] = files / (time.perf_counter() - start)
-    return rates
-
-
-def _protocol(
-    data: TrainingData, scratch: Path, backend: Backend, *, epochs: int, folds: int
-) -> tuple[float, int]:
-    """Seconds and networks of the paper's k-fold CV on ``data`` for ``epochs`` epochs.
-
-    The real plan (:func:`~simsvm.experiment.protocol.plan_jobs`): per fold the baseline (NN, FL) and the
-    RBF, cosine and polynomial similarity networks, a snapshot every 10 epochs, each evaluated by
-    its SVM refits, as ``simsvm run`` does it; only the frames are random and nothing is written.
-    """
-    n = len(data.frames)
-    config = ExperimentConfig(
-        name="bench-protocol", dataset="gtzan", data_dir=str(scratch), epochs=epochs, folds=folds
-    )
-    dataset = Dataset(
-        key="gtzan",
-        task=data.task,
-        target_names=tuple(f"class{k}" for k in range(data.annotations.shape[1])),
-        track_ids=[f"{index:05d}" for index in range(n)],
-        audio_paths=[scratch / f"{index:05d}.npy" for index in range(n)],
-        targets=data.targets,
-        root=scratch,
-    )
-    jobs = plan_jobs(config, dataset, data, _unit_normaliser())
-    start = time.perf_counter()
-    for _ in train_set(
-        [spec for _, spec, _ in jobs], data, backend=backend, evaluate=[evaluator for _, _, evaluator in jobs]
-    ):
-        pass
-    return time.perf_counter() - start, len(jobs)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -213,12 +86,12 @@ def _time_backends(args: argparse.Namespace, data: TrainingData, specs: list[Tra
     # The reference: one nn.GRU model at a time, all threads, the loop a user would write.
     torch.set_num_threads(args.threads)
     warm_up = replace(specs[0], epochs=1, train_indices=specs[0].train_indices[:100])
-    _time_set([warm_up], data, ReferenceBackend(threads=args.threads))
-    _time_set([warm_up], data, SerialBackend(threads=args.threads))
-    reference = _time_set(specs, data, ReferenceBackend(threads=args.threads)) / model_epochs
+    time_set([warm_up], data, ReferenceBackend(threads=args.threads))
+    time_set([warm_up], data, SerialBackend(threads=args.threads))
+    reference = time_set(specs, data, ReferenceBackend(threads=args.threads)) / model_epochs
     network_time = {
-        "serial (one network at a time)": _time_set(specs, data, SerialBackend(threads=args.threads)),
-        f"serial (stack of {args.models})": _time_set(
+        "serial (one network at a time)": time_set(specs, data, SerialBackend(threads=args.threads)),
+        f"serial (stack of {args.models})": time_set(
             specs, data, SerialBackend(threads=args.threads, stack_size=args.models)
         ),
     }
@@ -226,15 +99,15 @@ def _time_backends(args: argparse.Namespace, data: TrainingData, specs: list[Tra
     nothing = [replace(spec, epochs=0, eval_indices=(0,)) for spec in specs]
     # Start-up: the first run of a Python process starts the forkserver (imports torch,
     # scikit-learn, ...); every run forks its workers and sends them the store.
-    first_startup = _time_set(nothing, data, processes)
-    total = _time_set(specs, data, processes)
-    startup = _time_set(nothing, data, processes)
+    first_startup = time_set(nothing, data, processes)
+    total = time_set(specs, data, processes)
+    startup = time_set(nothing, data, processes)
     network_time["processes (start-up subtracted)"] = max(total - startup, 1e-9)
     network_time["processes (incl. first start-up)"] = total - startup + first_startup
     if torch.cuda.is_available():
         cuda = CudaBackend()
-        _time_set([warm_up], data, cuda)
-        network_time[f"cuda (stack of {args.models})"] = _time_set(specs, data, cuda)
+        time_set([warm_up], data, cuda)
+        network_time[f"cuda (stack of {args.models})"] = time_set(specs, data, cuda)
     return {
         "process_startup_s": {"first run": first_startup, "later runs": startup},
         "reference_s_per_model_epoch": reference,
@@ -251,10 +124,10 @@ def _time_snapshots(
     the snapshot's share of training, with the serial backend's threads and a worker's one thread.
     """
     torch.set_num_threads(args.threads)
-    plain_s, _ = _snapshot(data, spec, args.clips, plain=True)
-    snapshot_s, features = _snapshot(data, spec, args.clips, plain=False)
+    plain_s, _ = time_snapshot(data, spec, args.clips, plain=True)
+    snapshot_s, features = time_snapshot(data, spec, args.clips, plain=False)
     torch.set_num_threads(1)
-    snapshot_one_thread, _ = _snapshot(data, spec, args.clips, plain=False)
+    snapshot_one_thread, _ = time_snapshot(data, spec, args.clips, plain=False)
     torch.set_num_threads(args.threads)
     epochs_between = 10
     # a worker's network takes (workers x s/model-epoch) per epoch of its own
@@ -302,7 +175,9 @@ def _time_protocol_run(args: argparse.Namespace, data: TrainingData, scratch: Pa
         "processes": lambda: ProcessBackend(workers=args.threads),
         "serial": lambda: SerialBackend(threads=args.threads),
     }[protocol_backend]()
-    seconds, networks = _protocol(data, scratch, backend, epochs=protocol_epochs, folds=args.protocol_folds)
+    seconds, networks = time_protocol(
+        data, scratch, backend, epochs=protocol_epochs, folds=args.protocol_folds
+    )
     return {
         "backend": protocol_backend,
         "networks": networks,
@@ -389,27 +264,27 @@ def main(argv: list[str] | None = None) -> dict:
         "train_excerpts": train,
         "gflop_per_model_epoch": flop_per_epoch / 1e9,
     }
-    results["matmul_peak_gflops"] = _matmul_peak(args.threads)
+    results["matmul_peak_gflops"] = matmul_peak(args.threads)
     with tempfile.TemporaryDirectory(prefix="simsvm-bench-") as scratch:
         scratch = Path(scratch)
-        store = _synthetic_frames(scratch, args.clips, args.frames, rng)
+        store = synthetic_frames(scratch, args.clips, args.frames, rng)
         labels = rng.integers(0, 10, args.clips)
         data = TrainingData(
             frames=store, targets=labels, annotations=np.eye(10)[labels], task="classification"
         )
-        specs = _specs(data, args.models, args.epochs, train)
+        specs = bench_specs(data, args.models, args.epochs, train)
         results.update(_time_backends(args, data, specs))
         snapshots, features = _time_snapshots(args, data, specs[0], results["backends_s_per_model_epoch"])
         results.update(snapshots)
         results["svm_refit_s"] = _time_svm_refit(features, labels, train)
         if args.audio_files:
-            results.update(_extraction(scratch / "audio", args.audio_files, rng))
+            results.update(extraction_rates(scratch / "audio", args.audio_files, rng))
         protocol = _time_protocol_run(args, data, scratch)
         if protocol is not None:
             results["protocol"] = protocol
         if args.memory_clips:
             results["memory_check_clips"] = args.memory_clips
-            results["memory_check_worker_rss_mib"] = _worker_memory(
+            results["memory_check_worker_rss_mib"] = worker_memory(
                 scratch / "memory", args.memory_clips, args.frames, rng
             )
     per_worker_epoch = args.threads * results["backends_s_per_model_epoch"]["processes (start-up subtracted)"]

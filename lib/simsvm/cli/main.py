@@ -146,5 +146,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("simsvm: interrupted; finished jobs are kept, run the same command to resume", file=sys.stderr)
         return 130
-
-

@@ -93,7 +93,7 @@ class DaskBackend(Backend):
     stack_size : int, optional
         Networks per job (default 1: the finest scheduling unit, best on CPU workers).
 
-    Task keys are ``simsvm-<name>`` with the job names :func:`~simsvm.train.spec.train_set` gives
+    Task keys are ``simsvm-<name>`` with the job names :func:`~simsvm.train.jobs.train_set` gives
     (:func:`~simsvm.experiment.run.run_experiment` starts them with the parameters' hash).
     """
 
