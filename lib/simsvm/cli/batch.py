@@ -121,6 +121,7 @@ def run_batch(
     local dask cluster of that many processes for the whole batch (or, without dask installed,
     gives each run that many worker processes).  Both override the files' ``backend``.
     """
+    # Deferred for start-up time only (it imports torch); the batch process itself trains nothing.
     from simsvm.train.cluster import dask_available, local_cluster
 
     overrides = dict(overrides or {})

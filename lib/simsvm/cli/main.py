@@ -30,6 +30,10 @@ def _parse_overrides(pairs: Sequence[str]) -> dict:
     return overrides
 
 
+# Each subcommand imports what it needs when it runs, so that `simsvm --help` and `simsvm data`
+# start without importing torch and scikit-learn (several seconds on a small machine).
+
+
 def _run(args: argparse.Namespace) -> int:
     from simsvm.experiment.config import load_config
     from simsvm.experiment.run import run_experiment

@@ -155,6 +155,40 @@ def _write_network(
     write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows], provenance=provenance)
 
 
+def _progress_bar(config: ExperimentConfig, jobs: list, done: set[str]) -> tqdm:
+    """One line for the run, in model-epochs: networks finish in bursts, epochs arrive steadily."""
+    bar = tqdm(
+        total=sum(spec.epochs for _, spec, _ in jobs),
+        initial=sum(spec.epochs for name, spec, _ in jobs if name in done),
+        desc=config.name,
+        unit="model-epoch",
+        disable=not config.progress,
+    )
+    bar.set_postfix(networks=f"{sum(name in done for name, _, _ in jobs)}/{len(jobs)}")
+    return bar
+
+
+def _provenance(
+    config: ExperimentConfig,
+    name: str,
+    spec: TrainingSpec,
+    worker: str | None,
+    session: dict,
+    parameters_file: str | None,
+) -> dict:
+    """Who computed one network, from what (``jobs/<job>.json``)."""
+    return {
+        "job": name,
+        "worker": worker,
+        "seed": spec.seed,
+        "parameters_hash": config.parameters_hash(),
+        "parameters_file": parameters_file,
+        "git_commit": session["git_commit"],
+        "backend": config.backend,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
 def run_experiment(
     config: ExperimentConfig, *, backend: Backend | None = None, parameters_file: str | None = None
 ):
@@ -189,15 +223,7 @@ def run_experiment(
         stack_size=config.stack_size,
         scheduler=config.scheduler,
     )
-    # Progress in model-epochs: networks finish in bursts, epochs arrive steadily.
-    bar = tqdm(
-        total=sum(spec.epochs for _, spec, _ in jobs),
-        initial=sum(spec.epochs for name, spec, _ in jobs if name in done),
-        desc=config.name,
-        unit="model-epoch",
-        disable=not config.progress,
-    )
-    bar.set_postfix(networks=f"{len(jobs) - len(todo)}/{len(jobs)}")
+    bar = _progress_bar(config, jobs, done)
     workers: dict[str, str] = {}
     results = train_set(
         [spec for _, spec, _ in todo],
@@ -211,16 +237,7 @@ def run_experiment(
     finished = len(jobs) - len(todo)
     for index, evaluated in results:
         name, spec, _ = todo[index]
-        provenance = {
-            "job": name,
-            "worker": workers.get(name),
-            "seed": spec.seed,
-            "parameters_hash": config.parameters_hash(),
-            "parameters_file": parameters_file,
-            "git_commit": session["git_commit"],
-            "backend": config.backend,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
+        provenance = _provenance(config, name, spec, workers.get(name), session, parameters_file)
         _write_network(run_dir, config, dataset, data, name, spec, evaluated, provenance)
         finished += 1
         bar.set_postfix(networks=f"{finished}/{len(jobs)}")
