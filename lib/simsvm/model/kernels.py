@@ -64,7 +64,8 @@ def polynomial(x: torch.Tensor, y: torch.Tensor, *, degree: int = 2, offset: flo
 
 
 _FUNCTIONS = {"rbf": rbf, "cosine": cosine, "poly": polynomial}
-assert tuple(_FUNCTIONS) == KERNELS, "simsvm.names.KERNELS and the kernel functions disagree"
+if tuple(_FUNCTIONS) != KERNELS:  # one table of names: a kernel named there must exist here
+    raise ImportError(f"simsvm.names.KERNELS {KERNELS} and the kernel functions {tuple(_FUNCTIONS)} disagree")
 
 
 @dataclass(frozen=True)
