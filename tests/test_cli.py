@@ -51,6 +51,7 @@ def test_synth_then_run(tmp_path):
                 "data_dir": str(tmp_path / "data" / "gtzan"),
                 "folds": 2,
                 "epochs": 1,
+                "eval_every": 1,
                 "hidden_sizes": [8, 4],
                 "excerpt_length": 40,
                 "approaches": ["RBF-SL", "NN"],

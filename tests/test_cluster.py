@@ -87,6 +87,6 @@ def test_a_killed_worker_loses_only_its_job_and_the_table_is_unchanged(synth_roo
         runner.join(timeout=300)
     assert "table" in outcome, "the run did not finish after a worker was killed"
     provenance = load_provenance(tmp_path / "killed" / "cluster").set_index("job")
-    killed_job = key.split("-", 2)[2]
+    killed_job = key.split("-", 3)[3]  # simsvm-<parameters hash>-<data digest>-<job>
     assert provenance.loc[killed_job, "worker"] != victim  # recomputed elsewhere
     pd.testing.assert_frame_equal(outcome["table"], clean)

@@ -54,9 +54,9 @@ def test_missing_required_key():
 def test_yaml_quirks_and_overrides(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("name: t\ndataset: gtzan\ndata_dir: d\neps: 1e-6\nlearning_rate: 1\nworkers: null\n")
-    config = load_config(path, {"epochs": 7})
+    config = load_config(path, {"epochs": 17})
     assert config.eps == 1e-6 and isinstance(config.learning_rate, float) and config.workers is None
-    assert config.epochs == 7
+    assert config.epochs == 17
     assert config.replace(folds=3).folds == 3
     assert "backend" not in config.scientific_dict() and "epochs" in config.scientific_dict()
 

@@ -13,6 +13,7 @@ import yaml
 
 from helpers import TINY_RUN
 from simsvm.cli.batch import NOTEBOOKS, check_parameters, run_batch
+from simsvm.cli.main import main
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.results import load_features
@@ -113,6 +114,23 @@ def test_failed_run_keeps_its_partial_notebook_and_error(batch):
     assert list(report.failed) == ["broken"]
     assert "absent" in report.failed["broken"].read_text()
     assert (batch_dir / "broken.ipynb").is_file()
+
+
+@pytest.mark.slow
+def test_a_failing_summary_is_reported_and_the_runs_are_kept(tmp_path, capsys):
+    """A batch whose only run fails: the summary then fails too (no results), and both are listed."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(
+        yaml.safe_dump(
+            {"name": "broken", "dataset": "gtzan", "data_dir": str(tmp_path / "absent"), **TINY_RUN}
+        )
+    )
+    status = main(["batch", str(broken), "--name", "b", "--results-dir", str(tmp_path / "results")])
+    output = capsys.readouterr().out
+    assert status == 1
+    assert "FAILED    summary" in output and "FAILED    broken" in output
+    error = (tmp_path / "results" / "b" / "summary.error.txt").read_text()
+    assert "no results.csv" in error and "summary.ipynb" in error
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import pytest
 
 from helpers import TINY_RUN
 from simsvm.data.datasets import emotify
-from simsvm.exceptions import DataError, ParameterError
+from simsvm.exceptions import DataError, ParameterError, ResultsError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.partitions import cv_folds
 from simsvm.experiment.results import COLUMNS
@@ -130,7 +130,7 @@ def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
 
 def test_resuming_with_other_parameters_is_refused(synth_root, tmp_path):
     run_experiment(_config(synth_root, tmp_path, approaches=["FL"]))
-    with pytest.raises(ParameterError, match="epochs"):
+    with pytest.raises(ResultsError, match="epochs"):
         run_experiment(_config(synth_root, tmp_path, approaches=["FL"], epochs=3))
     # execution-only keys may change
     run_experiment(_config(synth_root, tmp_path, approaches=["FL"], backend="processes", workers=1))

@@ -124,3 +124,18 @@ def test_cuda_backend_takes_its_evaluation_workers_from_workers(monkeypatch):
     assert make_backend("serial").evaluation_workers == 0
     with pytest.raises(ParameterError, match="evaluation_workers"):
         SerialBackend(evaluation_workers=-1)
+
+
+@pytest.mark.parametrize("reference", [False, True], ids=["stacked", "nn.GRU"])
+def test_training_leaves_the_callers_random_state_alone(data, reference):
+    from simsvm.train.loop import train_stack
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    spec = small_spec(data, "s", "similarity", 5, kernel=make_kernel("rbf"))
+    first = [snapshot.features for (snapshot,) in train_stack([spec], data, reference=reference)]
+    assert torch.equal(torch.rand(3), expected)
+    again = [snapshot.features for (snapshot,) in train_stack([spec], data, reference=reference)]
+    for one, other in zip(first, again, strict=True):  # and its own seed still decides the weights
+        np.testing.assert_array_equal(one, other)

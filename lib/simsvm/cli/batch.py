@@ -29,8 +29,17 @@ from simsvm.names import DEFAULT_CELL_TIMEOUT_S
 
 __all__ = ["NOTEBOOKS", "BatchReport", "check_parameters", "run_batch"]
 
-NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
-# Per-cell limit: a hung kernel cannot stall a batch for longer than this.
+
+def _notebook_folder() -> Path:
+    """Where the suite's notebooks are: inside the installed package, or in the source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "notebooks", package.parents[1] / "notebooks"):
+        if (folder / "experiment.ipynb").is_file():
+            return folder
+    return package / "notebooks"  # missing: run_batch says so
+
+
+NOTEBOOKS = _notebook_folder()
 
 
 @dataclass
@@ -91,11 +100,16 @@ def _run_one(
             log_output,
         )
     except Exception as error:  # papermill's execution error or a kernel that died
-        error_file = batch_dir / f"{config.name}.error.txt"
-        message = "".join(traceback.format_exception_only(type(error), error))
-        write_text_atomic(error_file, f"parameter file: {source}\n\n{message}")
+        error_file = _record_failure(batch_dir / f"{config.name}.error.txt", source, error)
         return config.name, "failed", error_file
     return config.name, "finished", None
+
+
+def _record_failure(error_file: Path, source: Path, error: Exception) -> Path:
+    """Write what failed (and where to look) beside the partial notebook; return the file."""
+    message = "".join(traceback.format_exception_only(type(error), error))
+    write_text_atomic(error_file, f"from: {source}\n\n{message}")
+    return error_file
 
 
 def run_batch(
@@ -161,6 +175,8 @@ def _run_batch(
     overrides: dict,
 ) -> BatchReport:
     batch_dir = Path(results_dir) / batch
+    if not (NOTEBOOKS / "experiment.ipynb").is_file():
+        raise RuntimeError(f"this copy of simsvm has no notebooks (looked in {NOTEBOOKS}); reinstall it")
     paths = [Path(p) for p in paths]
     if not paths:
         raise ParameterError("no parameter files given")
@@ -198,12 +214,16 @@ def _run_batch(
             else:
                 report.failed[name] = error_file
     if summary:
-        report.summary = batch_dir / "summary.ipynb"
-        _execute(
-            NOTEBOOKS / "summary.ipynb",
-            report.summary,
-            {"results_dir": str(batch_dir), "figures_dir": str(figures_dir)},
-            cell_timeout_s,
-            log_output=False,
-        )
+        output = batch_dir / "summary.ipynb"
+        try:
+            _execute(
+                NOTEBOOKS / "summary.ipynb",
+                output,
+                {"results_dir": str(batch_dir), "figures_dir": str(figures_dir)},
+                cell_timeout_s,
+                log_output=False,
+            )
+            report.summary = output
+        except Exception as error:  # papermill's execution error or a kernel that died
+            report.failed["summary"] = _record_failure(batch_dir / "summary.error.txt", output, error)
     return report

@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="simsvm-bench-") as scratch:
         scratch = Path(scratch)
         store = synthetic_frames(scratch, args.clips, args.frames, rng)
-        labels = rng.integers(0, 10, args.clips)
+        labels = rng.permutation(np.arange(args.clips) % 10)  # balanced: every class in every fold
         data = TrainingData(
             frames=store, targets=labels, annotations=np.eye(10)[labels], task="classification"
         )

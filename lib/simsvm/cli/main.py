@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 import yaml
 
-from simsvm.exceptions import SimsvmError
+from simsvm.exceptions import ParameterError, SimsvmError
+from simsvm.experiment.config import yaml_problem
 from simsvm.names import DEFAULT_CELL_TIMEOUT_S
 
 __all__ = ["main"]
@@ -24,9 +26,14 @@ def _parse_overrides(pairs: Sequence[str]) -> dict:
     overrides = {}
     for pair in pairs:
         key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise SimsvmError(f"--set expects key=value, got {pair!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+        if not separator or not key.strip():
+            raise ParameterError(f"--set expects key=value, got {pair!r}")
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ParameterError(
+                f"--set {pair!r}: the value is not valid YAML ({yaml_problem(error)})"
+            ) from None
     return overrides
 
 
@@ -88,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     from simsvm.data.datasets.synthetic import GENERATORS
 
     parser = argparse.ArgumentParser(prog="simsvm", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run one experiment from a YAML parameter file")
     run.add_argument("parameters", help="YAML parameter file (see README for its keys)")
@@ -140,13 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; return its exit status.
+
+    0: done; 1: a run failed (a batch lists which); 2: bad input (a parameter, a data file, a
+    results folder), reported in one line that names it.  ``--debug`` adds the traceback.
+    """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
     except SimsvmError as error:
+        if args.debug:
+            traceback.print_exc()
         print(f"simsvm: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("simsvm: interrupted; finished jobs are kept, run the same command to resume", file=sys.stderr)
         return 130
+    except Exception as error:  # a failed run: one line, unless asked for more
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"simsvm: run failed: {type(error).__name__}: {error}".splitlines()[0]
+            + " (finished jobs are kept; --debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return 1

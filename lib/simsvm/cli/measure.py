@@ -155,7 +155,12 @@ def time_protocol(
     """
     n = len(data.frames)
     config = ExperimentConfig(
-        name="bench-protocol", dataset="gtzan", data_dir=str(scratch), epochs=epochs, folds=folds
+        name="bench-protocol",
+        dataset="gtzan",
+        data_dir=str(scratch),
+        epochs=epochs,
+        eval_every=min(10, epochs),
+        folds=folds,
     )
     dataset = Dataset(
         key="gtzan",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import types
 import typing
@@ -19,13 +20,17 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from simsvm.data.datasets import REGISTRY, dataset_options
 from simsvm.exceptions import ParameterError
 from simsvm.names import APPROACHES, BACKENDS, BASELINE_LOSSES, KERNELS, NORMALISATIONS, PROTOCOLS
 
-__all__ = ["EXECUTION_KEYS", "ExperimentConfig", "load_config"]
+__all__ = ["EXECUTION_KEYS", "ExperimentConfig", "load_config", "yaml_problem"]
 
-# Keys that change how a run is computed but not its numbers; a resumed run may change them.
+# Keys that say where the data and results lie and how a run is computed, not what its numbers
+# are; a resumed run may change them.  Where the data lies is not science: a run is identified by
+# its other parameters and the fingerprint of the files it read (see simsvm.experiment.results).
 EXECUTION_KEYS = (
+    "data_dir",
     "backend",
     "workers",
     "threads_per_worker",
@@ -36,6 +41,32 @@ EXECUTION_KEYS = (
     "progress",
     "save_features",
 )
+
+# Numeric keys and the values they may take (None, where the type allows it, is always allowed).
+_RANGES = {
+    "folds": (lambda v: v >= 1, ">= 1"),
+    "splits": (lambda v: v >= 1, ">= 1"),
+    "test_share": (lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
+    "sample_rate": (lambda v: v >= 1, ">= 1 (Hz)"),
+    "n_fft": (lambda v: v >= 1, ">= 1 (samples)"),
+    "hop_length": (lambda v: v >= 1, ">= 1 (samples)"),
+    "n_mels": (lambda v: v >= 1, ">= 1"),
+    "epochs": (lambda v: v >= 1, ">= 1"),
+    "eval_every": (lambda v: v >= 1, ">= 1"),
+    "excerpt_length": (lambda v: v >= 1, ">= 1 (frames)"),
+    "batch_size": (lambda v: v >= 2, ">= 2 (the similarity loss compares pairs)"),
+    "learning_rate": (lambda v: v > 0, "> 0"),
+    "rho": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "eps": (lambda v: v > 0, "> 0"),
+    "rbf_gamma": (lambda v: v > 0, "> 0"),
+    "poly_degree": (lambda v: v >= 1, "a positive integer"),
+    "poly_offset": (lambda v: v >= 0, ">= 0"),
+    "svm_c": (lambda v: v > 0, "> 0"),
+    "svm_gamma": (lambda v: v > 0, "> 0"),
+    "workers": (lambda v: v >= 1, ">= 1 or null"),
+    "threads_per_worker": (lambda v: v >= 1, ">= 1"),
+    "stack_size": (lambda v: v >= 1, ">= 1 or null"),
+}
 
 _CHOICES = {
     "baseline_loss": BASELINE_LOSSES,
@@ -113,30 +144,31 @@ class ExperimentConfig:
             raise ParameterError(f"approaches: unknown {unknown}; choose from {list(APPROACHES)}")
         if len(set(self.approaches)) != len(self.approaches):
             raise ParameterError(f"approaches: listed twice in {self.approaches}")
-        for key in (
-            "folds",
-            "eval_every",
-            "excerpt_length",
-            "batch_size",
-            "sample_rate",
-            "n_fft",
-            "hop_length",
-            "n_mels",
-            "threads_per_worker",
-        ):
-            if getattr(self, key) < 1:
-                raise ParameterError(f"{key}: must be >= 1, got {getattr(self, key)}")
-        if self.stack_size is not None and self.stack_size < 1:
-            raise ParameterError(f"stack_size: must be >= 1 or null, got {self.stack_size}")
-        if self.epochs < 0:
-            raise ParameterError(f"epochs: must be >= 0, got {self.epochs}")
-        if self.protocol == "random_splits" and (self.splits < 2 or not 0 < self.test_share < 1):
+        for key, (allowed, rule) in _RANGES.items():
+            value = getattr(self, key)
+            if value is not None and not (math.isfinite(value) and allowed(value)):
+                raise ParameterError(f"{key}: must be {rule}, got {value!r}")
+        if self.eval_every > self.epochs:
             raise ParameterError(
-                f"splits/test_share: need >= 2 splits and 0 < test_share < 1, "
-                f"got {self.splits}, {self.test_share}"
+                f"eval_every: {self.eval_every} is more than epochs ({self.epochs}); nothing would be "
+                "evaluated between the untrained and the last epoch"
             )
+        if self.protocol == "random_splits" and self.splits < 2:
+            raise ParameterError(f"splits: the significance protocol needs at least 2, got {self.splits}")
         if self.protocol == "cv" and self.folds < 2:
             raise ParameterError(f"folds: cross-validation needs at least 2, got {self.folds}")
+        if self.protocol == "split" and self.test_split in self.train_splits:
+            raise ParameterError(
+                f"test_split: {self.test_split!r} is also in train_splits {self.train_splits}"
+            )
+        if self.dataset not in REGISTRY:
+            raise ParameterError(f"dataset: unknown {self.dataset!r}; choose one of {sorted(REGISTRY)}")
+        unknown_options = sorted(set(self.dataset_options) - set(dataset_options(self.dataset)))
+        if unknown_options:
+            raise ParameterError(
+                f"dataset_options: {unknown_options} not known for {self.dataset}; "
+                f"it takes {dataset_options(self.dataset) or 'none'}"
+            )
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
         if not self.name or "/" in self.name or self.name.startswith("."):
@@ -195,10 +227,17 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
     try:
         values = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ParameterError(f"{path}: not valid YAML: {error}") from error
+        raise ParameterError(f"{path}: not valid YAML ({yaml_problem(error)})") from None
     if not isinstance(values, dict):
         raise ParameterError(f"{path}: expected a mapping of keys to values, got {type(values).__name__}")
     return ExperimentConfig.from_dict({**values, **(overrides or {})}, source=str(path))
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML parser error in one line: what is wrong and where."""
+    problem = getattr(error, "problem", None) or type(error).__name__
+    mark = getattr(error, "problem_mark", None)
+    return f"{problem}, line {mark.line + 1} column {mark.column + 1}" if mark is not None else problem
 
 
 @typing.no_type_check

@@ -21,19 +21,29 @@ log = logging.getLogger(__name__)
 
 
 def cv_folds(
-    targets: np.ndarray, *, task: str, n_folds: int, seed: int
+    targets: np.ndarray,
+    *,
+    task: str,
+    n_folds: int,
+    seed: int,
+    class_names: tuple[str, ...] | None = None,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(train, test)`` index arrays of k-fold CV, stratified by class for classification."""
+    """``(train, test)`` index arrays of k-fold CV, stratified by class for classification.
+
+    Every class must have at least one file per fold, or a fold's test part would miss a class
+    (and scikit-learn would only warn); ``class_names`` name the smallest class in that error.
+    """
     n = len(targets)
     if n_folds > n:
         raise ParameterError(f"folds: {n_folds} folds need at least {n_folds} files, the dataset has {n}")
     if task == "classification":
-        smallest = int(np.bincount(targets).min(initial=n))
-        if n_folds > smallest:
-            log.warning(
-                "smallest class has %d files, fewer than %d folds: stratification is approximate",
-                smallest,
-                n_folds,
+        counts = np.bincount(targets)
+        present = np.flatnonzero(counts)
+        smallest = present[np.argmin(counts[present])]
+        if n_folds > counts[smallest]:
+            name = class_names[smallest] if class_names is not None else f"class {smallest}"
+            raise ParameterError(
+                f"folds: {n_folds} folds but the smallest class ({name}) has {counts[smallest]} files"
             )
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         split = splitter.split(np.zeros(n), targets)
@@ -82,4 +92,10 @@ def partitions(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndar
         return random_splits(
             len(dataset), count=config.splits, test_share=config.test_share, seed=config.seed
         )
-    return cv_folds(dataset.targets, task=dataset.task, n_folds=config.folds, seed=config.seed)
+    return cv_folds(
+        dataset.targets,
+        task=dataset.task,
+        n_folds=config.folds,
+        seed=config.seed,
+        class_names=dataset.target_names,
+    )

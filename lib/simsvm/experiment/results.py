@@ -3,6 +3,7 @@
 Layout of a run folder ``results/<run>/``::
 
     parameters.yaml   resolved parameters (every key, defaults filled in)
+    data.json         fingerprint of the data read: each audio file's path and size, annotations
     metadata.json     library version, git commit, seeds per job, dataset report, timings
     jobs/<job>.csv    rows of one finished job (one network on one fold), written atomically
     jobs/<job>.json   its provenance: worker, seed, parameters hash and file, git commit
@@ -10,11 +11,14 @@ Layout of a run folder ``results/<run>/``::
     results.csv       all job files merged and sorted, written atomically at the end
 
 A job file exists only once its job finished, so a restarted run skips exactly the finished jobs
-and the merged table can hold neither duplicates nor half a job.
+and the merged table can hold neither duplicates nor half a job.  A run is identified by its
+scientific parameters and its data fingerprint, not by where the data lies: a moved dataset
+resumes, a changed one is refused with the files that differ.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -26,25 +30,29 @@ import pandas as pd
 import yaml
 
 from simsvm._io import atomic_write, write_json_atomic, write_text_atomic
-from simsvm.exceptions import DataError, ParameterError
+from simsvm.exceptions import ResultsError
 from simsvm.experiment.config import ExperimentConfig
 
 __all__ = [
     "COLUMNS",
     "RESULTS_FILE",
+    "data_digest",
     "finished_jobs",
     "git_commit",
     "load_features",
+    "load_metadata",
     "load_provenance",
     "load_results",
     "merge_jobs",
     "open_run_dir",
+    "refuse_other_run",
     "write_features",
     "write_job",
 ]
 
 COLUMNS = ("dataset", "approach", "protocol", "fold", "epoch", "target", "metric", "value", "seed", "job")
 RESULTS_FILE = "results.csv"
+_MISSING = object()
 _SORT = ["dataset", "protocol", "approach", "fold", "epoch", "metric", "target"]
 
 
@@ -116,7 +124,7 @@ def load_features(run_dir: str | Path, job: str) -> dict[str, np.ndarray]:
     """A job's stored snapshots (see :func:`write_features`); ``n_train`` comes back as an int."""
     path = Path(run_dir) / "features" / f"{job}.npz"
     if not path.is_file():
-        raise DataError(f"no stored features for job {job!r} at {path} (was save_features off?)")
+        raise ResultsError(f"no stored features for job {job!r} at {path} (was save_features off?)")
     with np.load(path) as stored:
         snapshot = {key: stored[key] for key in stored.files}
     snapshot["n_train"] = int(snapshot["n_train"])
@@ -137,8 +145,10 @@ def merge_jobs(run_dir: str | Path, jobs: Iterable[str]) -> pd.DataFrame:
     for job in jobs:
         path = run_dir / "jobs" / f"{job}.csv"
         if not path.is_file():
-            raise DataError(f"job {job!r} has no results file {path}; run the experiment again to finish it")
-        parts.append(pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"]))
+            raise ResultsError(
+                f"job {job!r} has no results file {path}; run the experiment again to finish it"
+            )
+        parts.append(_read_table(path))
     table = _table(pd.concat(parts, ignore_index=True).to_dict("records") if parts else [])
     write_text_atomic(run_dir / RESULTS_FILE, _csv(table))
     return table
@@ -148,41 +158,131 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     """Read a run's merged table."""
     path = Path(run_dir) / RESULTS_FILE
     if not path.is_file():
-        raise DataError(f"no results table at {path}; has the run finished?")
-    return pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
+        raise ResultsError(f"no results table at {path}; has the run finished?")
+    return _read_table(path)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        table = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise ResultsError(f"{path} is not a readable results table: {error}".splitlines()[0]) from error
+    missing = [column for column in COLUMNS if column not in table.columns]
+    if missing:
+        raise ResultsError(f"{path} lacks the columns {missing} of a results table")
+    return table
+
+
+def load_metadata(run_dir: str | Path) -> dict:
+    """A run's ``metadata.json``; a missing or corrupt file is a :class:`ResultsError` naming it."""
+    path = Path(run_dir) / "metadata.json"
+    if not path.is_file():
+        raise ResultsError(f"no metadata.json in {run_dir}; is it a run folder (results/<run>)?")
+    try:
+        metadata = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ResultsError(
+            f"{path} is corrupt (not JSON: {error}); delete the run folder to start over"
+        ) from error
+    if not isinstance(metadata, dict):
+        raise ResultsError(f"{path} is corrupt: expected a JSON object")
+    return metadata
 
 
 def git_commit() -> str:
-    """The commit of the simsvm source tree, with ``-dirty`` when it has local changes."""
-    source = Path(__file__).resolve().parents[1]  # the simsvm package
+    """The commit of the simsvm source tree, with ``-dirty`` when it has local changes.
+
+    ``'unknown'`` for an installed copy: only a checkout whose ``lib/simsvm`` is this package
+    has a commit to report (a site-packages inside some other repository does not).
+    """
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=package, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "."],
-            cwd=source,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
+        top = Path(git("rev-parse", "--show-toplevel"))
+        if (top / "lib" / "simsvm").resolve() != package:
+            return "unknown"
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--", ".")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return commit + ("-dirty" if dirty else "")
 
 
-def open_run_dir(config: ExperimentConfig) -> Path:
-    """Create the run folder, or check that an existing one holds the same experiment."""
-    run_dir = config.run_dir
-    saved = run_dir / "parameters.yaml"
-    if saved.is_file():
+def refuse_other_run(config: ExperimentConfig) -> None:
+    """Raise :class:`ResultsError` if ``config``'s run folder holds a run with other scientific parameters.
+
+    Reads only; called before the data set is loaded, so that a mistaken name fails at once.
+    """
+    saved = config.run_dir / "parameters.yaml"
+    if not saved.is_file():
+        return
+    try:
         previous = yaml.safe_load(saved.read_text()) or {}
-        previous = {k: v for k, v in previous.items() if k in config.scientific_dict()}
-        changed = sorted(k for k, v in config.scientific_dict().items() if previous.get(k) != v)
-        if changed:
-            raise ParameterError(
-                f"{run_dir} holds a run of '{config.name}' with other values of {changed}; "
-                f"choose another name or delete that folder"
+    except yaml.YAMLError as error:
+        raise ResultsError(f"{saved} is corrupt (not YAML); delete the run folder to start over") from error
+    scientific = config.scientific_dict()
+    changed = sorted(key for key, value in scientific.items() if previous.get(key, _MISSING) != value)
+    if changed:
+        raise ResultsError(
+            f"{config.run_dir} holds a run of '{config.name}' with other values of {changed}; "
+            f"choose another name or delete that folder"
+        )
+
+
+def data_digest(fingerprint: dict) -> str:
+    """16 hex digits identifying a data fingerprint (with the parameters hash: the run's identity)."""
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _differences(previous: dict, current: dict, limit: int = 8) -> list[str]:
+    """The files two fingerprints disagree on, as short phrases."""
+    before, after = previous.get("files", {}), current["files"]
+    phrases = [f"{name} is new" for name in sorted(set(after) - set(before))]
+    phrases += [f"{name} is gone" for name in sorted(set(before) - set(after))]
+    phrases += [
+        f"{name} changed size ({before[name]} -> {after[name]} bytes)"
+        for name in sorted(set(before) & set(after))
+        if before[name] != after[name]
+    ]
+    before, after = previous.get("annotations", {}), current["annotations"]
+    phrases += [
+        f"the annotation of {track} changed"
+        for track in sorted(set(before) & set(after))
+        if before[track] != after[track]
+    ]
+    if len(phrases) > limit:
+        phrases = [*phrases[:limit], f"... {len(phrases) - limit} more"]
+    return phrases
+
+
+def open_run_dir(config: ExperimentConfig, fingerprint: dict) -> Path:
+    """Create the run folder, or check that an existing one holds this run on this data.
+
+    ``fingerprint`` is the loaded dataset's (:meth:`~simsvm.data.datasets.Dataset.fingerprint`).
+    Called once the data set has loaded, so nothing is written for a run whose data cannot be
+    read.  A folder whose data fingerprint differs is refused, naming the files that differ.
+    """
+    refuse_other_run(config)
+    run_dir = config.run_dir
+    saved = run_dir / "data.json"
+    if saved.is_file():
+        try:
+            previous = json.loads(saved.read_text())
+        except json.JSONDecodeError as error:
+            raise ResultsError(
+                f"{saved} is corrupt (not JSON); delete the run folder to start over"
+            ) from error
+        differences = _differences(previous, fingerprint)
+        if differences:
+            raise ResultsError(
+                f"{run_dir} holds a run of '{config.name}' on other data ({'; '.join(differences)}); "
+                "choose another name or delete that folder"
             )
-    write_text_atomic(saved, yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_text_atomic(run_dir / "parameters.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    write_json_atomic(saved, fingerprint)
     return run_dir

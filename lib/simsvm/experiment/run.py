@@ -9,7 +9,6 @@ that was killed resumes: finished jobs are read back, not recomputed.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -27,10 +26,13 @@ from simsvm.exceptions import DataError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.protocol import plan_jobs
 from simsvm.experiment.results import (
+    data_digest,
     finished_jobs,
     git_commit,
+    load_metadata,
     merge_jobs,
     open_run_dir,
+    refuse_other_run,
     write_features,
     write_job,
 )
@@ -199,18 +201,22 @@ def run_experiment(
     where the parameters were read from, is recorded with every job's provenance.
     """
     started = time.time()
-    run_dir = open_run_dir(config)
+    refuse_other_run(config)  # before the (long) frame extraction; nothing is written until data loads
     dataset, data, load_report = prepare_data(config)
     normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
     jobs = plan_jobs(config, dataset, data, normaliser)
+    fingerprint = dataset.fingerprint()
+    run_dir = open_run_dir(config, fingerprint)
     done = finished_jobs(run_dir)
     todo = [job for job in jobs if job[0] not in done]
     metadata_path = run_dir / "metadata.json"
-    earlier = json.loads(metadata_path.read_text()).get("sessions", []) if metadata_path.is_file() else []
+    earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
     session = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "finished": None,
         "git_commit": git_commit(),
+        "data_dir": str(config.data_dir),  # where the data lay this time; its fingerprint is data.json
+        "data_digest": data_digest(fingerprint),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
     }
@@ -231,7 +237,7 @@ def run_experiment(
         backend=backend,
         evaluate=[evaluator for _, _, evaluator in todo],
         progress=bar.update,
-        job_prefix=f"{config.parameters_hash()}-",
+        job_prefix=f"{config.parameters_hash()}-{data_digest(fingerprint)}-",
         on_finished=lambda indices, worker: workers.update({todo[i][0]: worker for i in indices}),
     )
     finished = len(jobs) - len(todo)

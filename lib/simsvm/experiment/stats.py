@@ -13,7 +13,6 @@ where ``d`` are the per-split differences and ``J`` the number of splits.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from simsvm.exceptions import DataError, ParameterError
-from simsvm.experiment.results import load_results
+from simsvm.exceptions import ParameterError, ResultsError
+from simsvm.experiment.results import load_metadata, load_results
 
 __all__ = [
     "TestResult",
@@ -128,7 +127,7 @@ def significance_table(
     """
     scores = table[(table.metric != "train_loss") & table.target.isin(["all", "mean"])]
     if scores.empty:
-        raise DataError("no scores (accuracy or mean R) in the table")
+        raise ResultsError("no scores (accuracy or mean R) in the table")
     epochs = (int(scores.epoch.max()),) if epochs is None else tuple(epochs)
     rows = []
     for approach, baseline in comparisons:
@@ -137,7 +136,7 @@ def significance_table(
             pivot = at_epoch.pivot_table(index="fold", columns="approach", values="value")
             missing = [a for a in (approach, baseline) if a not in pivot.columns]
             if missing:
-                raise DataError(
+                raise ResultsError(
                     f"no scores for {missing} at epoch {epoch}; approaches: {sorted(pivot.columns)}"
                 )
             pair = pivot[[approach, baseline]].dropna()
@@ -176,10 +175,10 @@ def run_significance(
 ) -> pd.DataFrame:
     """:func:`significance_table` of a finished random-splits run folder (sizes from its metadata)."""
     run_dir = Path(run_dir)
-    metadata = json.loads((run_dir / "metadata.json").read_text())
+    metadata = load_metadata(run_dir)
     sizes = {(p["n_train"], p["n_test"]) for p in metadata.get("partitions", {}).values()}
     if len(sizes) != 1:
-        raise DataError(f"{run_dir}: expected splits of one size in metadata.json, found {sorted(sizes)}")
+        raise ResultsError(f"{run_dir}: expected splits of one size in metadata.json, found {sorted(sizes)}")
     ((n_train, n_test),) = sizes
     table = load_results(run_dir)
     result = significance_table(

@@ -15,7 +15,7 @@ import pandas as pd
 
 from simsvm._io import atomic_write, write_text_atomic
 from simsvm.data.datasets import REGISTRY
-from simsvm.exceptions import DataError
+from simsvm.exceptions import ResultsError
 from simsvm.experiment.stats import run_significance
 from simsvm.names import APPROACHES
 from simsvm.report.paper import PAPER_EMOTIFY, PAPER_SIGNIFICANCE
@@ -58,14 +58,14 @@ def load_runs(results_dir: str | Path) -> pd.DataFrame:
         table = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
         parts.append(table.assign(run=path.parent.name))
     if not parts:
-        raise DataError(f"no results.csv in any folder under {results_dir}")
+        raise ResultsError(f"no results.csv in any folder under {results_dir}")
     return pd.concat(parts, ignore_index=True)
 
 
 def _score_metric(table: pd.DataFrame) -> str:
     metrics = set(table.metric) - {"train_loss"}
     if len(metrics) != 1:
-        raise DataError(f"expected one score metric in the table, found {sorted(metrics)}")
+        raise ResultsError(f"expected one score metric in the table, found {sorted(metrics)}")
     return metrics.pop()
 
 
@@ -95,7 +95,7 @@ def plot_curves(table: pd.DataFrame, *, title: str | None = None):
 
     datasets = sorted(set(table.dataset))
     if len(datasets) != 1:
-        raise DataError(f"plot_curves draws one dataset at a time, got {datasets}")
+        raise ResultsError(f"plot_curves draws one dataset at a time, got {datasets}")
     metric = _score_metric(table)
     targets = set(table[table.metric == metric].target) - {"mean"}
     declared = getattr(REGISTRY.get(datasets[0]), "TARGETS", ())  # e.g. MediaEval: valence, arousal
@@ -158,11 +158,13 @@ def emotify_table(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFr
     """
     rows = table[(table.dataset == "emotify") & (table.metric == "pearson_r") & (table.target != "mean")]
     if rows.empty:
-        raise DataError("no Emotify Pearson's R rows in the table")
+        raise ResultsError("no Emotify Pearson's R rows in the table")
     epoch = int(rows.epoch.max()) if epoch is None else epoch
     rows = rows[rows.epoch == epoch]
     if rows.empty:
-        raise DataError(f"no Emotify results at epoch {epoch}; evaluated epochs: {sorted(set(table.epoch))}")
+        raise ResultsError(
+            f"no Emotify results at epoch {epoch}; evaluated epochs: {sorted(set(table.epoch))}"
+        )
     ours = rows.groupby(["target", "approach"]).value.mean().unstack("approach")
     ours = ours.reindex(index=PAPER_EMOTIFY.index, columns=[a for a in APPROACHES if a in ours.columns])
     result = pd.DataFrame(index=ours.index)

@@ -2,7 +2,7 @@
 
 The unit of scheduling is the trainer's job: one network, or one stack of networks, of one
 fold or split of one experiment.  Each job is a dask task with an explicit key,
-``simsvm-<parameters hash>-<job names>``, so the same job submitted twice (two batch clients,
+``simsvm-<parameters hash>-<data digest>-<job names>``, so the same job submitted twice (two batch clients,
 or a client restarted while the cluster kept running) is computed once.  A worker that dies
 takes only its running tasks with it: the scheduler gives them to another worker, and because a
 job's result is its seed's deterministic function, the retried job returns what the lost one

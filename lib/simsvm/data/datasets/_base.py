@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,29 @@ class Dataset:
                 name: [position[i] for i in members if i in position] for name, members in self.splits.items()
             },
         )
+
+    def fingerprint(self) -> dict:
+        """What identifies the data a run read, wherever the folder lies.
+
+        ``files`` maps each indexed audio file's path, relative to :attr:`root`, to its size in
+        bytes; ``annotations`` maps each track id to a short digest of its target.  Moving the
+        folder keeps the fingerprint; adding, removing or changing a file or an annotation
+        changes it.
+        """
+        files = {}
+        for path in self.audio_paths:
+            path = Path(path)
+            try:
+                name = path.relative_to(self.root).as_posix()
+            except ValueError:  # a path outside the root (not written by our loaders)
+                name = path.as_posix()
+            files[name] = path.stat().st_size if path.exists() else -1
+        targets = np.asarray(self.targets, dtype=np.float64)
+        annotations = {
+            track: hashlib.sha256(np.ascontiguousarray(target).tobytes()).hexdigest()[:8]
+            for track, target in zip(self.track_ids, targets, strict=True)
+        }
+        return {"files": files, "annotations": annotations}
 
     def describe(self) -> str:
         """One paragraph for logs and notebooks."""

@@ -1,0 +1,1 @@
+"""The ``simsvm`` command, the papermill batch runner and the benchmark (the top of the stack)."""

@@ -1,0 +1,229 @@
+"""Batch runs: ``notebooks/experiment.ipynb`` once per parameter file with papermill, then the summary.
+
+Layout of a batch ``results/<batch>/``::
+
+    <name>/              the run folder of each experiment (see simsvm.experiment.results)
+    <name>.ipynb         the executed experiment notebook (partial when it failed)
+    <name>.error.txt     why a run failed, when it did
+    batch.json           each run's parameter file and parameters hash
+    summary.ipynb        the executed summary notebook
+
+A run whose ``<name>/results.csv`` exists is complete and skipped, so a batch started again
+resumes; an unfinished run resumes inside its own folder (finished networks are kept).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simsvm._io import write_json_atomic, write_text_atomic
+from simsvm.exceptions import ParameterError
+from simsvm.experiment.config import ExperimentConfig, load_config
+from simsvm.experiment.results import RESULTS_FILE
+from simsvm.names import DEFAULT_CELL_TIMEOUT_S
+
+__all__ = ["NOTEBOOKS", "BatchReport", "check_parameters", "run_batch"]
+
+
+def _notebook_folder() -> Path:
+    """Where the suite's notebooks are: inside the installed package, or in the source checkout."""
+    package = Path(__file__).resolve().parents[1]
+    for folder in (package / "notebooks", package.parents[1] / "notebooks"):
+        if (folder / "experiment.ipynb").is_file():
+            return folder
+    return package / "notebooks"  # missing: run_batch says so
+
+
+NOTEBOOKS = _notebook_folder()
+
+
+@dataclass
+class BatchReport:
+    """What a batch did; ``failed`` maps run names to their error files."""
+
+    batch_dir: Path
+    finished: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, Path] = field(default_factory=dict)
+    summary: Path | None = None
+
+    def describe(self) -> str:
+        lines = [f"batch {self.batch_dir}:"]
+        lines += [f"  finished  {name}: {self.batch_dir / name}" for name in self.finished]
+        lines += [f"  complete  {name} (skipped)" for name in self.skipped]
+        lines += [f"  FAILED    {name}: see {path}" for name, path in self.failed.items()]
+        if self.summary:
+            lines.append(f"  summary   {self.summary}")
+        return "\n".join(lines)
+
+
+def check_parameters(notebook: str | Path, parameters: dict) -> None:
+    """Refuse parameters the notebook does not declare: papermill would only warn and ignore them."""
+    import papermill
+
+    declared = set(papermill.inspect_notebook(str(notebook)))
+    unknown = sorted(set(parameters) - declared)
+    if unknown:
+        raise ParameterError(f"{notebook}: parameter(s) {unknown} are not declared in its 'parameters' cell")
+
+
+def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int, log_output: bool) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=log_output,  # the notebook's own progress bars, streamed to this terminal
+        execution_timeout=cell_timeout_s,
+        cwd=os.getcwd(),
+    )
+
+
+def _run_one(
+    config: ExperimentConfig, source: Path, batch_dir: Path, cell_timeout_s: int, log_output: bool
+) -> tuple[str, str, Path | None]:
+    values = {**config.to_dict(), "results_dir": str(batch_dir)}
+    try:
+        _execute(
+            NOTEBOOKS / "experiment.ipynb",
+            batch_dir / f"{config.name}.ipynb",
+            values,
+            cell_timeout_s,
+            log_output,
+        )
+    except Exception as error:  # papermill's execution error or a kernel that died
+        error_file = _record_failure(batch_dir / f"{config.name}.error.txt", source, error)
+        return config.name, "failed", error_file
+    return config.name, "finished", None
+
+
+def _record_failure(error_file: Path, source: Path, error: Exception) -> Path:
+    """Write what failed (and where to look) beside the partial notebook; return the file."""
+    message = "".join(traceback.format_exception_only(type(error), error))
+    write_text_atomic(error_file, f"from: {source}\n\n{message}")
+    return error_file
+
+
+def run_batch(
+    parameter_files: list[str | Path],
+    *,
+    batch: str = "batch",
+    results_dir: str | Path = "results",
+    jobs: int = 1,
+    summary: bool = True,
+    figures_dir: str | Path = "figures",
+    cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
+    overrides: dict | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> BatchReport:
+    """Execute the experiment notebook for each parameter file (``jobs`` at a time), then the summary.
+
+    Every parameter file is checked before anything runs: its keys against the configuration and
+    against the notebook's declared parameters.  A failed run leaves its partial notebook and an
+    error file and does not stop the others.
+
+    ``scheduler`` sends every run's training jobs to that dask cluster; ``workers`` starts a
+    local dask cluster of that many processes for the whole batch (or, without dask installed,
+    gives each run that many worker processes).  Both override the files' ``backend``.
+    """
+    # Deferred for start-up time only (it imports torch); the batch process itself trains nothing.
+    from simsvm.train.cluster import dask_available, local_cluster
+
+    overrides = dict(overrides or {})
+    cluster = None
+    if scheduler is None and workers is not None and dask_available():
+        cluster = local_cluster(workers)
+        scheduler = cluster.scheduler_address
+    if scheduler is not None:
+        overrides.update(backend="dask", scheduler=scheduler)
+    elif workers is not None:
+        overrides.update(backend="processes", workers=workers)
+    try:
+        return _run_batch(
+            paths=parameter_files,
+            batch=batch,
+            results_dir=results_dir,
+            jobs=jobs,
+            summary=summary,
+            figures_dir=figures_dir,
+            cell_timeout_s=cell_timeout_s,
+            overrides=overrides,
+        )
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_batch(
+    *,
+    paths: list[str | Path],
+    batch: str,
+    results_dir: str | Path,
+    jobs: int,
+    summary: bool,
+    figures_dir: str | Path,
+    cell_timeout_s: int,
+    overrides: dict,
+) -> BatchReport:
+    batch_dir = Path(results_dir) / batch
+    if not (NOTEBOOKS / "experiment.ipynb").is_file():
+        raise RuntimeError(f"this copy of simsvm has no notebooks (looked in {NOTEBOOKS}); reinstall it")
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ParameterError("no parameter files given")
+    configs: dict[str, tuple[Path, ExperimentConfig]] = {}
+    for path in paths:
+        config = load_config(path, overrides)
+        check_parameters(NOTEBOOKS / "experiment.ipynb", config.to_dict())
+        if config.name in configs:
+            raise ParameterError(
+                f"{path} and {configs[config.name][0]} both use the run name {config.name!r}"
+            )
+        configs[config.name] = (path, config)
+    report = BatchReport(batch_dir=batch_dir)
+    complete = {name for name in configs if (batch_dir / name / RESULTS_FILE).is_file()}
+    report.skipped = [name for name in configs if name in complete]
+    todo = [(path, config) for name, (path, config) in configs.items() if name not in complete]
+    batch_dir.mkdir(parents=True, exist_ok=True)
+    # Which file each run came from: with the parameters hash in every job's provenance, this
+    # traces each result row back to its parameter file.
+    sources = {
+        name: {"parameters_file": str(path.resolve()), "parameters_hash": config.parameters_hash()}
+        for name, (path, config) in configs.items()
+    }
+    ledger = batch_dir / "batch.json"
+    earlier = json.loads(ledger.read_text())["runs"] if ledger.is_file() else {}
+    write_json_atomic(ledger, {"runs": {**earlier, **sources}})
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        # one run at a time: stream its output; several: keep the terminal readable
+        outcomes = pool.map(
+            lambda item: _run_one(item[1], item[0], batch_dir, cell_timeout_s, log_output=jobs == 1), todo
+        )
+        for name, status, error_file in outcomes:
+            if status == "finished":
+                report.finished.append(name)
+            else:
+                report.failed[name] = error_file
+    if summary:
+        output = batch_dir / "summary.ipynb"
+        try:
+            _execute(
+                NOTEBOOKS / "summary.ipynb",
+                output,
+                {"results_dir": str(batch_dir), "figures_dir": str(figures_dir)},
+                cell_timeout_s,
+                log_output=False,
+            )
+            report.summary = output
+        except Exception as error:  # papermill's execution error or a kernel that died
+            report.failed["summary"] = _record_failure(batch_dir / "summary.error.txt", output, error)
+    return report

@@ -1,0 +1,306 @@
+"""Speed and memory of training, snapshots, frame extraction and SVM refits, measured in one run.
+
+    python -m simsvm.cli.bench [--clips 1000 --frames 1200 --epochs 2 --models 4] [--out benchmarks/results]
+
+The machine is noisy, so every figure is measured in this one run and reported as a ratio to the
+reference measured beside it: one ``nn.GRU`` network at a time with all threads (the obvious
+loop).  FLOP count of one training step of one sequence: each GRU layer with ``i`` inputs and
+``h`` units does three gate matrix products, ``2 * 3 * h * (i + h)`` FLOP forward; backward costs
+about twice the forward, so training is ``3 *`` that, summed over layers and multiplied by
+``excerpt_length`` steps and the excerpts of an epoch.  The matmul peak is that of a large
+float32 ``torch.matmul`` with the same threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simsvm._io import write_json_atomic, write_text_atomic
+from simsvm.cli.costs import reproduction_cost, training_flop
+from simsvm.cli.measure import (
+    bench_specs,
+    extraction_rates,
+    matmul_peak,
+    synthetic_frames,
+    time_protocol,
+    time_set,
+    time_snapshot,
+    worker_memory,
+)
+from simsvm.experiment.scoring import score_svm
+from simsvm.model.kernels import make_kernel
+from simsvm.train.backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
+from simsvm.train.spec import TrainingData, TrainingSpec
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m simsvm.cli.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips", type=int, default=1000, help="files (GTZAN: 1000)")
+    parser.add_argument("--frames", type=int, default=1200, help="frames per file (30 s: 1200)")
+    parser.add_argument(
+        "--train-share", type=float, default=0.9, help="training files per epoch (10-fold CV: 0.9)"
+    )
+    parser.add_argument("--epochs", type=int, default=2, help="epochs per model in each measurement")
+    parser.add_argument("--models", type=int, default=4, help="models in the set given to each backend")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--audio-files", type=int, default=20, help="30 s files for the extraction timing (0 skips it)"
+    )
+    parser.add_argument(
+        "--memory-clips",
+        type=int,
+        default=2906,
+        help="files of the worker memory check (Lastfm: 2906 of 30 s; 0 skips it)",
+    )
+    parser.add_argument(
+        "--protocol-epochs",
+        type=int,
+        default=None,
+        help="epochs of the timed 10-fold CV protocol (default: 20 with CUDA, 0 = skip without)",
+    )
+    parser.add_argument("--protocol-folds", type=int, default=10, help="folds of the timed protocol")
+    parser.add_argument(
+        "--protocol-backend",
+        choices=("cuda", "processes", "serial"),
+        default=None,
+        help="backend of the protocol timing (default: cuda if present, else processes)",
+    )
+    parser.add_argument("--out", default="benchmarks/results", help="folder for bench.json and bench.csv")
+    return parser
+
+
+def _time_backends(args: argparse.Namespace, data: TrainingData, specs: list[TrainingSpec]) -> dict:
+    """Seconds per model-epoch of the reference and of every backend, and the workers' start-up."""
+    model_epochs = args.models * args.epochs
+    # The reference: one nn.GRU model at a time, all threads, the loop a user would write.
+    torch.set_num_threads(args.threads)
+    warm_up = replace(specs[0], epochs=1, train_indices=specs[0].train_indices[:100])
+    time_set([warm_up], data, ReferenceBackend(threads=args.threads))
+    time_set([warm_up], data, SerialBackend(threads=args.threads))
+    reference = time_set(specs, data, ReferenceBackend(threads=args.threads)) / model_epochs
+    network_time = {
+        "serial (one network at a time)": time_set(specs, data, SerialBackend(threads=args.threads)),
+        f"serial (stack of {args.models})": time_set(
+            specs, data, SerialBackend(threads=args.threads, stack_size=args.models)
+        ),
+    }
+    processes = ProcessBackend(workers=args.threads, threads_per_worker=1)
+    nothing = [replace(spec, epochs=0, eval_indices=(0,)) for spec in specs]
+    # Start-up: the first run of a Python process starts the forkserver (imports torch,
+    # scikit-learn, ...); every run forks its workers and sends them the store.
+    first_startup = time_set(nothing, data, processes)
+    total = time_set(specs, data, processes)
+    startup = time_set(nothing, data, processes)
+    network_time["processes (start-up subtracted)"] = max(total - startup, 1e-9)
+    network_time["processes (incl. first start-up)"] = total - startup + first_startup
+    if torch.cuda.is_available():
+        cuda = CudaBackend()
+        time_set([warm_up], data, cuda)
+        network_time[f"cuda (stack of {args.models})"] = time_set(specs, data, cuda)
+    return {
+        "process_startup_s": {"first run": first_startup, "later runs": startup},
+        "reference_s_per_model_epoch": reference,
+        "backends_s_per_model_epoch": {
+            name: seconds / model_epochs for name, seconds in network_time.items()
+        },
+    }
+
+
+def _time_snapshots(
+    args: argparse.Namespace, data: TrainingData, spec: TrainingSpec, backends: dict
+) -> tuple[dict, np.ndarray]:
+    """Whole-file features of every file, as each evaluation computes them: seconds per path and
+    the snapshot's share of training, with the serial backend's threads and a worker's one thread.
+    """
+    torch.set_num_threads(args.threads)
+    plain_s, _ = time_snapshot(data, spec, args.clips, plain=True)
+    snapshot_s, features = time_snapshot(data, spec, args.clips, plain=False)
+    torch.set_num_threads(1)
+    snapshot_one_thread, _ = time_snapshot(data, spec, args.clips, plain=False)
+    torch.set_num_threads(args.threads)
+    epochs_between = 10
+    # a worker's network takes (workers x s/model-epoch) per epoch of its own
+    worker_epoch = args.threads * backends["processes (start-up subtracted)"]
+    serial_epoch = backends["serial (one network at a time)"]
+    return {
+        "snapshot_s": snapshot_s,
+        "snapshot_s_by_path": {
+            "nn.GRU": plain_s,
+            "stacked": snapshot_s,
+            "stacked, 1 thread": snapshot_one_thread,
+        },
+        "snapshot_share": {
+            "serial": snapshot_s / (snapshot_s + epochs_between * serial_epoch),
+            "processes": snapshot_one_thread / (snapshot_one_thread + epochs_between * worker_epoch),
+        },
+    }, features
+
+
+def _time_svm_refit(features: np.ndarray, labels: np.ndarray, train: int) -> float:
+    """Seconds of one SVM fit and test on a fold's features."""
+    start = time.perf_counter()
+    score_svm(
+        features[:train],
+        labels[:train],
+        features[train:],
+        labels[train:],
+        task="classification",
+        target_names=tuple(map(str, range(10))),
+        kernel=make_kernel("rbf"),
+    )
+    return time.perf_counter() - start
+
+
+def _time_protocol_run(args: argparse.Namespace, data: TrainingData, scratch: Path) -> dict | None:
+    """The paper's CV timed for ``--protocol-epochs`` epochs and projected to 400 (``None``: skipped)."""
+    protocol_backend = args.protocol_backend or ("cuda" if torch.cuda.is_available() else "processes")
+    protocol_epochs = args.protocol_epochs
+    if protocol_epochs is None:
+        protocol_epochs = 20 if torch.cuda.is_available() else 0
+    if not protocol_epochs:
+        return None
+    backend = {
+        "cuda": CudaBackend,
+        "processes": lambda: ProcessBackend(workers=args.threads),
+        "serial": lambda: SerialBackend(threads=args.threads),
+    }[protocol_backend]()
+    seconds, networks = time_protocol(
+        data, scratch, backend, epochs=protocol_epochs, folds=args.protocol_folds
+    )
+    return {
+        "backend": protocol_backend,
+        "networks": networks,
+        "folds": args.protocol_folds,
+        "epochs": protocol_epochs,
+        "seconds": seconds,
+        # linear in epochs; a short run has proportionally more evaluation points and
+        # start-up, so this over-estimates
+        "projected_400_epochs_min": seconds * 400 / protocol_epochs / 60,
+    }
+
+
+def _report(results: dict, args: argparse.Namespace, flop_per_epoch: float) -> list[str]:
+    """Print the measurements; return the CSV lines of the per-backend table."""
+    reference = results["reference_s_per_model_epoch"]
+    rows = [("reference (one nn.GRU model at a time)", reference)]
+    rows += [(f"backend {name}", seconds) for name, seconds in results["backends_s_per_model_epoch"].items()]
+    lines = ["what,s_per_model_epoch,gflops,fraction_of_matmul_peak,speedup_vs_reference"]
+    print(f"{'':42s} {'s/model-epoch':>14s} {'GFLOP/s':>8s} {'of peak':>8s} {'vs ref':>7s}")
+    for name, seconds in rows:
+        gflops = flop_per_epoch / seconds / 1e9
+        share = gflops / results["matmul_peak_gflops"]
+        print(f"{name:42s} {seconds:14.3f} {gflops:8.1f} {share:8.0%} {reference / seconds:6.2f}x")
+        lines.append(f"{name},{seconds:.4f},{gflops:.2f},{share:.3f},{reference / seconds:.3f}")
+    print(
+        f"matmul peak {results['matmul_peak_gflops']:.0f} GFLOP/s ({args.threads} threads); "
+        f"{results['gflop_per_model_epoch']:.1f} GFLOP per model-epoch "
+        f"({results['train_excerpts']} excerpts of 100 frames)"
+    )
+    paths, share = results["snapshot_s_by_path"], results["snapshot_share"]
+    print(
+        f"snapshot of {args.clips} x {args.frames} frames: {paths['stacked']:.2f} s stacked "
+        f"({paths['nn.GRU'] / paths['stacked']:.2f}x faster than nn.GRU's {paths['nn.GRU']:.2f} s), "
+        f"{paths['stacked, 1 thread']:.2f} s on one thread; share of training with a snapshot every "
+        f"10 epochs: serial {share['serial']:.0%}, processes {share['processes']:.0%}"
+    )
+    print(f"SVM refit ({results['train_excerpts']} training vectors): {results['svm_refit_s']:.3f} s")
+    if args.audio_files:
+        print(
+            f"frame extraction, 30 s files: {results['extraction_files_per_s_cold']:.1f}/s cold, "
+            f"{results['extraction_files_per_s_cached']:.0f}/s cached"
+        )
+    startup = results["process_startup_s"]
+    print(
+        f"peak RSS {results['peak_rss_mib']:.0f} MiB (largest worker {results['peak_rss_children_mib']:.0f} "
+        f"MiB); worker start-up {startup['first run']:.1f} s in a process's first run, "
+        f"{startup['later runs']:.2f} s in later runs"
+    )
+    if args.memory_clips:
+        print(
+            f"worker training on {args.memory_clips} x {args.frames} frames (memory-mapped cache): "
+            f"peak RSS {results['memory_check_worker_rss_mib']:.0f} MiB"
+        )
+    if "protocol" in results:
+        protocol = results["protocol"]
+        print(
+            f"{protocol['folds']}-fold CV ({protocol['networks']} networks, snapshots + SVM refits "
+            "every 10 epochs), "
+            f"backend {protocol['backend']}: {protocol['epochs']} epochs in {protocol['seconds']:.0f} s, "
+            f"projected to 400 epochs: {protocol['projected_400_epochs_min']:.1f} min"
+        )
+    print("full reproduction (400 epochs; 10-fold CV x 4 networks + 100 splits x 2), per worker process:")
+    for row in results["reproduction"]:
+        print(
+            f"  {row['dataset']:14s} {row['model_epochs']:8d} model-epochs  "
+            f"{row['worker_hours']:7.1f} worker-hours ({row['worker_hours_snapshots']:.1f} of them snapshots)"
+        )
+    total = sum(row["worker_hours"] for row in results["reproduction"])
+    print(f"  {'all five':14s} {total:24.0f} worker-hours")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = _parser().parse_args(argv)
+    rng = np.random.default_rng(0)
+    train = int(args.train_share * args.clips)
+    flop_per_epoch = training_flop((100, 50), 80, 100) * train
+    results: dict = {
+        "machine": platform.platform(),
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "clips": args.clips,
+        "frames": args.frames,
+        "train_excerpts": train,
+        "gflop_per_model_epoch": flop_per_epoch / 1e9,
+    }
+    results["matmul_peak_gflops"] = matmul_peak(args.threads)
+    with tempfile.TemporaryDirectory(prefix="simsvm-bench-") as scratch:
+        scratch = Path(scratch)
+        store = synthetic_frames(scratch, args.clips, args.frames, rng)
+        labels = rng.permutation(np.arange(args.clips) % 10)  # balanced: every class in every fold
+        data = TrainingData(
+            frames=store, targets=labels, annotations=np.eye(10)[labels], task="classification"
+        )
+        specs = bench_specs(data, args.models, args.epochs, train)
+        results.update(_time_backends(args, data, specs))
+        snapshots, features = _time_snapshots(args, data, specs[0], results["backends_s_per_model_epoch"])
+        results.update(snapshots)
+        results["svm_refit_s"] = _time_svm_refit(features, labels, train)
+        if args.audio_files:
+            results.update(extraction_rates(scratch / "audio", args.audio_files, rng))
+        protocol = _time_protocol_run(args, data, scratch)
+        if protocol is not None:
+            results["protocol"] = protocol
+        if args.memory_clips:
+            results["memory_check_clips"] = args.memory_clips
+            results["memory_check_worker_rss_mib"] = worker_memory(
+                scratch / "memory", args.memory_clips, args.frames, rng
+            )
+    per_worker_epoch = args.threads * results["backends_s_per_model_epoch"]["processes (start-up subtracted)"]
+    results["reproduction"] = reproduction_cost(
+        per_worker_epoch / train,
+        results["snapshot_s_by_path"]["stacked, 1 thread"] / (args.clips * args.frames),
+    )
+    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    results["peak_rss_children_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    lines = _report(results, args, flop_per_epoch)
+    out = Path(args.out)
+    write_json_atomic(out / "bench.json", results)
+    write_text_atomic(out / "bench.csv", "\n".join(lines) + "\n")
+    print(f"written: {out / 'bench.json'}, {out / 'bench.csv'}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,180 @@
+"""The benchmark's measurements, each timed on its own: backends, snapshots, extraction, memory, the protocol.
+
+:mod:`simsvm.cli.bench` runs them in one process and reports ratios; the frames are random
+standard-normal values stored as memory-mapped ``.npy`` files, as a real run's cache is.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simsvm.data.datasets import Dataset
+from simsvm.data.frames import FrameStore, Normaliser, load_frames
+from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.protocol import plan_jobs
+from simsvm.model.kernels import make_kernel
+from simsvm.train.backends import Backend, ProcessBackend
+from simsvm.train.jobs import train_set
+from simsvm.train.loop import train_stack
+from simsvm.train.spec import TrainingData, TrainingSpec
+
+__all__ = [
+    "bench_specs",
+    "extraction_rates",
+    "matmul_peak",
+    "synthetic_frames",
+    "time_protocol",
+    "time_set",
+    "time_snapshot",
+    "unit_normaliser",
+    "worker_memory",
+]
+
+
+def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of a large float32 matrix product with ``threads`` threads: the machine's practical peak."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def synthetic_frames(folder: Path, clips: int, frames: int, rng: np.random.Generator) -> FrameStore:
+    """Random frames stored as .npy files, memory-mapped as in a real run."""
+    paths = []
+    for index in range(clips):
+        path = folder / f"{index:05d}.npy"
+        np.save(path, rng.standard_normal((frames, 80)).astype(np.float32))
+        paths.append(path)
+    return FrameStore(paths)
+
+
+def unit_normaliser() -> Normaliser:
+    """Mean 0, scale 1 (the frames are standard normal); shared, as a run's dataset normaliser is."""
+    normaliser = Normaliser()
+    normaliser.mean_, normaliser.scale_ = np.zeros(80, np.float32), np.ones(80, np.float32)
+    return normaliser
+
+
+def bench_specs(data: TrainingData, models: int, epochs: int, train: int) -> list[TrainingSpec]:
+    """``models`` paper-sized RBF similarity networks on the first ``train`` files, seeds 0, 1, …"""
+    normaliser = unit_normaliser()
+    base = TrainingSpec(
+        name="bench",
+        objective="similarity",
+        seed=0,
+        train_indices=tuple(range(train)),
+        eval_indices=(0,),
+        normaliser=normaliser,
+        kernel=make_kernel("rbf"),
+        baseline_loss="sse",
+        hidden_sizes=(100, 50),
+        epochs=epochs,
+        eval_every=epochs,
+        excerpt_length=100,
+        batch_size=100,
+        learning_rate=1.0,
+        rho=0.95,
+        eps=1e-6,
+    )
+    return [replace(base, name=f"bench-{m}", seed=m) for m in range(models)]
+
+
+def time_set(specs: list[TrainingSpec], data: TrainingData, backend: Backend) -> float:
+    """Seconds to train (and snapshot) ``specs`` through ``backend``."""
+    start = time.perf_counter()
+    for _ in train_set(specs, data, backend=backend):
+        pass
+    return time.perf_counter() - start
+
+
+def time_snapshot(
+    data: TrainingData, spec: TrainingSpec, clips: int, *, plain: bool
+) -> tuple[float, np.ndarray]:
+    """Seconds and features of one untrained network reading every file whole, as a snapshot does.
+
+    ``plain``: the ``nn.GRU`` network (the reference arithmetic), else the stacked recurrence.
+    """
+    every_file = replace(spec, eval_indices=tuple(range(clips)), epochs=0)
+    start = time.perf_counter()
+    features = next(train_stack([every_file], data, reference=plain))[0].features
+    return time.perf_counter() - start, features
+
+
+def worker_memory(scratch: Path, clips: int, frames: int, rng: np.random.Generator) -> float:
+    """Peak RSS (MiB) of a worker that trains one epoch and takes one snapshot of every file."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    store = synthetic_frames(scratch, clips, frames, rng)
+    labels = rng.integers(0, 4, clips)
+    data = TrainingData(frames=store, targets=labels, annotations=np.eye(4)[labels], task="classification")
+    spec = replace(
+        bench_specs(data, 1, 1, int(0.9 * clips))[0], eval_indices=tuple(range(clips)), eval_every=1
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    time_set([spec], data, ProcessBackend(workers=1))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(after, before) / 1024
+
+
+def extraction_rates(folder: Path, files: int, rng: np.random.Generator) -> dict[str, float]:
+    """Files per second of frame extraction from 30 s audio files, without and with the cache."""
+    import soundfile  # only this measurement reads audio
+
+    folder.mkdir(parents=True, exist_ok=True)
+    audio = []
+    for index in range(files):
+        path = folder / f"{index}.wav"
+        soundfile.write(path, 0.1 * rng.standard_normal(30 * 22050).astype(np.float32), 22050)
+        audio.append(path)
+    load_frames(audio[:1], cache_dir=None, progress=False)  # librosa's one-off compilation
+    rates = {}
+    for label in ("cold", "cached"):
+        start = time.perf_counter()
+        load_frames(audio, cache_dir=folder / "cache", progress=False)
+        rates[f"extraction_files_per_s_{label}"] = files / (time.perf_counter() - start)
+    return rates
+
+
+def time_protocol(
+    data: TrainingData, scratch: Path, backend: Backend, *, epochs: int, folds: int
+) -> tuple[float, int]:
+    """Seconds and networks of the paper's k-fold CV on ``data`` for ``epochs`` epochs.
+
+    The real plan (:func:`~simsvm.experiment.protocol.plan_jobs`): per fold the baseline (NN, FL) and the
+    RBF, cosine and polynomial similarity networks, a snapshot every 10 epochs, each evaluated by
+    its SVM refits, as ``simsvm run`` does it; only the frames are random and nothing is written.
+    """
+    n = len(data.frames)
+    config = ExperimentConfig(
+        name="bench-protocol",
+        dataset="gtzan",
+        data_dir=str(scratch),
+        epochs=epochs,
+        eval_every=min(10, epochs),
+        folds=folds,
+    )
+    dataset = Dataset(
+        key="gtzan",
+        task=data.task,
+        target_names=tuple(f"class{k}" for k in range(data.annotations.shape[1])),
+        track_ids=[f"{index:05d}" for index in range(n)],
+        audio_paths=[scratch / f"{index:05d}.npy" for index in range(n)],
+        targets=data.targets,
+        root=scratch,
+    )
+    jobs = plan_jobs(config, dataset, data, unit_normaliser())
+    start = time.perf_counter()
+    for _ in train_set(
+        [spec for _, spec, _ in jobs], data, backend=backend, evaluate=[evaluator for _, _, evaluator in jobs]
+    ):
+        pass
+    return time.perf_counter() - start, len(jobs)

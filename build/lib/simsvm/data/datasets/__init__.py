@@ -1,0 +1,54 @@
+"""Dataset loaders (one module per dataset, real on-disk layouts) and the registry.
+
+>>> from simsvm.data.datasets import load_dataset
+>>> dataset = load_dataset("gtzan", "data/gtzan")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from types import ModuleType
+
+from simsvm.exceptions import DataError, ParameterError
+
+from . import ballroom, emotify, gtzan, lastfm, mediaeval2013
+from ._base import Dataset
+
+__all__ = ["REGISTRY", "Dataset", "dataset_options", "load_dataset"]
+
+REGISTRY: dict[str, ModuleType] = {
+    "lastfm": lastfm,
+    "emotify": emotify,
+    "mediaeval2013": mediaeval2013,
+    "gtzan": gtzan,
+    "ballroom": ballroom,
+}
+
+
+def load_dataset(key: str, data_dir: str | Path, **options) -> Dataset:
+    """Load dataset ``key`` from ``data_dir`` with its loader's ``options``.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown key or option.
+    DataError
+        When ``data_dir`` is missing or not in the dataset's layout.
+    """
+    if key not in REGISTRY:
+        raise ParameterError(f"unknown dataset {key!r}; choose one of {sorted(REGISTRY)}")
+    known = dataset_options(key)
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ParameterError(f"dataset_options: {unknown} not known for {key}; it takes {known or 'none'}")
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"{key}: data folder {data_dir} does not exist")
+    return REGISTRY[key].load(data_dir, **options)
+
+
+def dataset_options(key: str) -> list[str]:
+    """Names of the keyword options of dataset ``key``'s loader."""
+    parameters = inspect.signature(REGISTRY[key].load).parameters.values()
+    return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]

@@ -1,0 +1,295 @@
+"""Audio files to the paper's 80-dimensional frames, cached on disk, and their normalisation.
+
+A frame is the log-power mel spectrum of a 50 ms window (40 bins) followed by its first difference
+along time (DESIGN.md section 1).  Decoding and the STFT dominate the cost of a run's start, so
+each file's frames are stored once as ``.npy`` under a key made of the file's identity (resolved
+path, size, modification time) and every extraction parameter; later runs memory-map them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
+
+from simsvm._io import atomic_write
+from simsvm.exceptions import DataError, ParameterError
+
+__all__ = [
+    "FrameCache",
+    "FrameParameters",
+    "FrameStore",
+    "Normaliser",
+    "extract_frames",
+    "load_frames",
+]
+
+# Floor of the mel power before the logarithm (-100 dB): digital silence must not give -inf.
+_POWER_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class FrameParameters:
+    """Extraction settings; the defaults are the paper's.
+
+    Parameters
+    ----------
+    sample_rate : int
+        Audio is resampled to this rate (Hz) and mixed to mono.
+    n_fft : int
+        Window and FFT length in samples (1103 = 50 ms at 22050 Hz).
+    hop_length : int
+        Hop in samples (551 = 25 ms at 22050 Hz).
+    n_mels : int
+        Mel bins; a frame has ``2 * n_mels`` values (bins, then their first difference).
+    """
+
+    sample_rate: int = 22050
+    n_fft: int = 1103
+    hop_length: int = 551
+    n_mels: int = 40
+
+    @property
+    def n_features(self) -> int:
+        return 2 * self.n_mels
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+
+def extract_frames(path: str | os.PathLike, *, params: FrameParameters = FrameParameters()) -> np.ndarray:
+    """Decode one audio file and compute its frames.
+
+    Returns
+    -------
+    np.ndarray, shape (n_frames, 2 * n_mels), float32
+        Columns ``0..n_mels-1`` are log10 mel power (dB / 10 would be the same up to scale; the
+        per-dataset normalisation removes the scale anyway), columns ``n_mels..`` their difference
+        from the previous frame, 0 for the first frame.  Frames are centred (librosa's default),
+        so a file of ``n`` samples gives ``1 + n // hop_length`` frames.
+
+    Raises
+    ------
+    DataError
+        If the file is missing, cannot be decoded, or holds no samples.
+    """
+    import librosa  # deferred: importing librosa costs about a second
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"audio file not found: {path}")
+    try:
+        with warnings.catch_warnings():
+            # audioread fallback warnings are noise here; failure is reported below.
+            warnings.simplefilter("ignore")
+            audio, _ = librosa.load(path, sr=params.sample_rate, mono=True)
+    except Exception as error:  # decoders raise many unrelated types
+        raise DataError(
+            f"cannot decode audio file {path}: {type(error).__name__} {error}".rstrip()
+        ) from error
+    if audio.size == 0:
+        raise DataError(f"audio file {path} holds no samples")
+    mel = librosa.feature.melspectrogram(
+        y=audio,
+        sr=params.sample_rate,
+        n_fft=params.n_fft,
+        hop_length=params.hop_length,
+        win_length=params.n_fft,
+        n_mels=params.n_mels,
+        power=2.0,
+    )
+    log_mel = np.log10(np.maximum(mel, _POWER_FLOOR)).T  # (frames, n_mels)
+    difference = np.zeros_like(log_mel)
+    difference[1:] = log_mel[1:] - log_mel[:-1]
+    return np.concatenate([log_mel, difference], axis=1).astype(np.float32)
+
+
+class FrameCache:
+    """Frames stored as one ``.npy`` per (file, extraction parameters).
+
+    Parameters
+    ----------
+    directory : path
+        Created on first write.  Safe to share between runs and datasets; safe to delete.
+    """
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+
+    def path_for(self, audio_path: str | os.PathLike, params: FrameParameters) -> Path:
+        audio_path = Path(audio_path).resolve()
+        stat = audio_path.stat()
+        identity = json.dumps(
+            [str(audio_path), stat.st_size, stat.st_mtime_ns, asdict(params)], sort_keys=True
+        )
+        key = hashlib.sha1(identity.encode()).hexdigest()
+        return self.directory / key[:2] / f"{key}.npy"
+
+    def frames(self, audio_path: str | os.PathLike, params: FrameParameters) -> tuple[Path, bool]:
+        """Path of the cached frames of ``audio_path``, extracting them first if needed.
+
+        Returns the path and whether it was already cached.
+        """
+        if not Path(audio_path).is_file():
+            raise DataError(f"audio file not found: {audio_path}")
+        cached = self.path_for(audio_path, params)
+        if cached.exists():
+            return cached, True
+        frames = extract_frames(audio_path, params=params)
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as handle:
+                np.save(handle, frames)
+
+        atomic_write(cached, write)
+        return cached, False
+
+
+class FrameStore:
+    """The frames of a dataset's files, indexed like the dataset.
+
+    Holds either in-memory arrays or paths of cached ``.npy`` files that are memory-mapped on
+    first use, so a store pickles cheaply to worker processes and each worker pages in only the
+    frames it reads.
+    """
+
+    def __init__(self, items: Sequence[np.ndarray | str | os.PathLike]):
+        self._items = [it if isinstance(it, np.ndarray) else str(it) for it in items]
+        self._arrays: list[np.ndarray | None] = [
+            it if isinstance(it, np.ndarray) else None for it in self._items
+        ]
+        self.lengths = np.array([self.sequence(i).shape[0] for i in range(len(self))], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getstate__(self) -> dict:
+        # Only paths (or in-memory arrays) travel; memory maps are reopened on the other side.
+        return {"_items": self._items, "lengths": self.lengths}
+
+    def __setstate__(self, state: dict) -> None:
+        self._items = state["_items"]
+        self.lengths = state["lengths"]
+        self._arrays = [it if isinstance(it, np.ndarray) else None for it in self._items]
+
+    @property
+    def n_features(self) -> int:
+        return self.sequence(0).shape[1]
+
+    def sequence(self, index: int) -> np.ndarray:
+        """All frames of file ``index``, shape (n_frames, n_features), un-normalised."""
+        array = self._arrays[index]
+        if array is None:
+            array = np.load(self._items[index], mmap_mode="r")
+            self._arrays[index] = array
+        return array
+
+    def excerpts(
+        self,
+        indices: Sequence[int],
+        starts: Sequence[int],
+        length: int,
+        *,
+        normaliser: Normaliser | None = None,
+    ) -> np.ndarray:
+        """Frames ``start .. start + length`` of each file, zero-padded past a file's end.
+
+        The padding is applied after normalisation, so a padded frame is the dataset's mean frame.
+
+        Returns
+        -------
+        np.ndarray, shape (len(indices), length, n_features), float32
+        """
+        batch = np.zeros((len(indices), length, self.n_features), dtype=np.float32)
+        for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
+            piece = self.sequence(int(index))[int(start) : int(start) + length]
+            batch[row, : piece.shape[0]] = piece if normaliser is None else normaliser.transform(piece)
+        return batch
+
+
+def load_frames(
+    paths: Sequence[str | os.PathLike],
+    *,
+    params: FrameParameters = FrameParameters(),
+    cache_dir: str | os.PathLike | None = None,
+    on_error: str = "raise",
+    progress: bool = True,
+) -> tuple[FrameStore, list[tuple[int, str]]]:
+    """Frames of every file, from the cache when present.
+
+    Parameters
+    ----------
+    paths : sequence of paths
+    cache_dir : path, optional
+        Frame cache folder; ``None`` keeps everything in memory and caches nothing.
+    on_error : {'raise', 'skip'}
+        What to do with an unreadable file.  Frames already extracted stay cached either way,
+        so a run restarted after fixing the file resumes where it stopped.
+    progress : bool
+        Show a tqdm bar.
+
+    Returns
+    -------
+    store : FrameStore
+        Frames of the readable files, in the order of ``paths`` minus the skipped ones.
+    skipped : list of (index, reason)
+        Indices into ``paths`` of the files left out, with the error message.
+    """
+    if on_error not in ("raise", "skip"):
+        raise ParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    cache = FrameCache(cache_dir) if cache_dir is not None else None
+    items: list[np.ndarray | Path] = []
+    skipped: list[tuple[int, str]] = []
+    for index, path in enumerate(tqdm(paths, desc="frames", unit="file", disable=not progress)):
+        try:
+            if cache is None:
+                items.append(extract_frames(path, params=params))
+            else:
+                items.append(cache.frames(path, params)[0])
+        except DataError as error:
+            if on_error == "raise":
+                raise
+            skipped.append((index, str(error)))
+    if not items:
+        raise DataError("no readable audio file among the ones given")
+    return FrameStore(items), skipped
+
+
+class Normaliser:
+    """Per-dimension standardisation to zero mean and unit standard deviation.
+
+    Statistics are taken over every frame of the files given to :meth:`fit` (the paper: the whole
+    dataset; the ``train_only`` option: the training fold's files).
+    """
+
+    def fit(self, store: FrameStore, indices: Sequence[int] | None = None) -> Normaliser:
+        indices = range(len(store)) if indices is None else indices
+        total = np.zeros(store.n_features)
+        total_sq = np.zeros(store.n_features)
+        count = 0
+        for index in indices:
+            frames = np.asarray(store.sequence(int(index)), dtype=np.float64)
+            total += frames.sum(axis=0)
+            total_sq += np.square(frames).sum(axis=0)
+            count += frames.shape[0]
+        if count == 0:
+            raise ParameterError("cannot fit a Normaliser on zero frames")
+        self.mean_ = (total / count).astype(np.float32)
+        variance = np.maximum(total_sq / count - np.square(total / count), 0.0)
+        # A constant dimension (e.g. a mel bin above a synthetic signal's band) stays constant.
+        self.scale_ = np.where(variance > 0, np.sqrt(variance), 1.0).astype(np.float32)
+        return self
+
+    def transform(self, frames: np.ndarray) -> np.ndarray:
+        """Standardise ``(..., n_features)`` frames; returns float32."""
+        return ((np.asarray(frames, dtype=np.float32) - self.mean_) / self.scale_).astype(
+            np.float32, copy=False
+        )

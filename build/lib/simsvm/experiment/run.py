@@ -1,0 +1,254 @@
+"""One parameter file end to end: data, frames, the protocol's jobs, training, results on disk.
+
+:func:`run_experiment` is the whole pipeline: load the dataset and its frames
+(:func:`prepare_data`), plan one training job per fold and network
+(:func:`~simsvm.experiment.protocol.plan_jobs`), run the jobs through a backend, and write each
+finished network's result rows, features and provenance, then the tidy results table.  A run
+that was killed resumes: finished jobs are read back, not recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
+
+from simsvm._io import write_json_atomic
+from simsvm._version import __version__
+from simsvm.data.datasets import Dataset, load_dataset
+from simsvm.data.frames import FrameParameters, Normaliser, load_frames
+from simsvm.exceptions import DataError
+from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.protocol import plan_jobs
+from simsvm.experiment.results import (
+    data_digest,
+    finished_jobs,
+    git_commit,
+    load_metadata,
+    merge_jobs,
+    open_run_dir,
+    refuse_other_run,
+    write_features,
+    write_job,
+)
+from simsvm.train.backends import Backend
+from simsvm.train.jobs import make_backend, train_set
+from simsvm.train.spec import TrainingData, TrainingSpec
+
+__all__ = ["prepare_data", "run_experiment"]
+
+log = logging.getLogger(__name__)
+
+
+def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]:
+    """Load the dataset and its frames, and say what was read, skipped and padded.
+
+    Unreadable audio is skipped and reported (or fatal with ``skip_unreadable: false``); files
+    shorter than one excerpt are zero-padded in training and reported.
+
+    Returns
+    -------
+    dataset : Dataset
+        The tracks that have frames.
+    data : TrainingData
+    report : dict
+        ``indexed`` (tracks the loader found), ``used``, ``skipped`` (what and why), ``padded``
+        (track ids shorter than ``excerpt_length`` frames).
+    """
+    if not Path(config.data_dir).is_dir():
+        raise DataError(
+            f"data_dir: {config.data_dir} does not exist (generated data: "
+            f"`simsvm data synth --out {Path(config.data_dir).parent}`)"
+        )
+    dataset = load_dataset(config.dataset, config.data_dir, **config.dataset_options)
+    indexed = len(dataset)
+    params = FrameParameters(
+        sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels
+    )
+    frames, unreadable = load_frames(
+        dataset.audio_paths,
+        params=params,
+        cache_dir=config.cache_dir,
+        on_error="skip" if config.skip_unreadable else "raise",
+        progress=config.progress,
+    )
+    skipped = list(dataset.skipped) + [(str(dataset.audio_paths[i]), why) for i, why in unreadable]
+    if unreadable:
+        bad = {i for i, _ in unreadable}
+        dataset = dataset.subset([i for i in range(len(dataset)) if i not in bad])
+        dataset.skipped = skipped
+    padded = [dataset.track_ids[i] for i in np.flatnonzero(frames.lengths < config.excerpt_length)]
+    for what, why in skipped:
+        log.warning("%s: skipped %s (%s)", config.dataset, what, why)
+    if padded:
+        log.warning(
+            "%s: %d file(s) shorter than %d frames are zero-padded in training: %s",
+            config.dataset,
+            len(padded),
+            config.excerpt_length,
+            ", ".join(padded[:5]),
+        )
+    data = TrainingData(
+        frames=frames, targets=dataset.targets, annotations=dataset.annotations(), task=dataset.task
+    )
+    report = {"indexed": indexed, "used": len(dataset), "skipped": skipped, "padded": padded}
+    return dataset, data, report
+
+
+def _metadata(
+    config: ExperimentConfig,
+    dataset: Dataset,
+    load_report: dict,
+    jobs: list,
+    session: dict,
+    earlier: list,
+    parameters_file: str | None,
+) -> dict:
+    """What ``metadata.json`` says of the run: versions, data, seeds, partitions, sessions."""
+    return {
+        "simsvm_version": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "dataset": dataset.describe(),
+        "load_report": load_report,
+        "parameters_hash": config.parameters_hash(),
+        "parameters_file": parameters_file,
+        "fold_seed": config.seed,
+        "seeds": {name: spec.seed for name, spec, _ in jobs},
+        # sizes of each fold or split, e.g. for the corrected resampled t-test
+        "partitions": {
+            evaluator.fold: {"n_train": evaluator.n_train, "n_test": len(evaluator.test_targets)}
+            for _, _, evaluator in jobs
+        },
+        "jobs": len(jobs),
+        # one entry per invocation: a resumed run shows each part and the code that computed it
+        "sessions": [*earlier, session],
+    }
+
+
+def _write_network(
+    run_dir: Path,
+    config: ExperimentConfig,
+    dataset: Dataset,
+    data: TrainingData,
+    name: str,
+    spec: TrainingSpec,
+    evaluated: list,
+    provenance: dict,
+) -> None:
+    """One finished network's features (if kept), result rows and provenance, each written atomically."""
+    if config.save_features:
+        write_features(
+            run_dir,
+            name,
+            epochs=[epoch for epoch, _, _ in evaluated],
+            features=np.stack([features for _, _, features in evaluated]),
+            track_ids=[dataset.track_ids[i] for i in spec.eval_indices],
+            annotations=data.annotations[list(spec.eval_indices)],
+            n_train=len(spec.train_indices),
+            task=dataset.task,
+            target_names=dataset.target_names,
+        )
+    write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows], provenance=provenance)
+
+
+def _progress_bar(config: ExperimentConfig, jobs: list, done: set[str]) -> tqdm:
+    """One line for the run, in model-epochs: networks finish in bursts, epochs arrive steadily."""
+    bar = tqdm(
+        total=sum(spec.epochs for _, spec, _ in jobs),
+        initial=sum(spec.epochs for name, spec, _ in jobs if name in done),
+        desc=config.name,
+        unit="model-epoch",
+        disable=not config.progress,
+    )
+    bar.set_postfix(networks=f"{sum(name in done for name, _, _ in jobs)}/{len(jobs)}")
+    return bar
+
+
+def _provenance(
+    config: ExperimentConfig,
+    name: str,
+    spec: TrainingSpec,
+    worker: str | None,
+    session: dict,
+    parameters_file: str | None,
+) -> dict:
+    """Who computed one network, from what (``jobs/<job>.json``)."""
+    return {
+        "job": name,
+        "worker": worker,
+        "seed": spec.seed,
+        "parameters_hash": config.parameters_hash(),
+        "parameters_file": parameters_file,
+        "git_commit": session["git_commit"],
+        "backend": config.backend,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def run_experiment(
+    config: ExperimentConfig, *, backend: Backend | None = None, parameters_file: str | None = None
+):
+    """Run one experiment end to end and return its results table (a pandas DataFrame).
+
+    Results land in ``<results_dir>/<name>/`` (see :mod:`simsvm.experiment.results`).  Calling it
+    again with the same parameters resumes: finished jobs are not recomputed.  ``parameters_file``,
+    where the parameters were read from, is recorded with every job's provenance.
+    """
+    started = time.time()
+    refuse_other_run(config)  # before the (long) frame extraction; nothing is written until data loads
+    dataset, data, load_report = prepare_data(config)
+    normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
+    jobs = plan_jobs(config, dataset, data, normaliser)
+    fingerprint = dataset.fingerprint()
+    run_dir = open_run_dir(config, fingerprint)
+    done = finished_jobs(run_dir)
+    todo = [job for job in jobs if job[0] not in done]
+    metadata_path = run_dir / "metadata.json"
+    earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
+    session = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "finished": None,
+        "git_commit": git_commit(),
+        "data_dir": str(config.data_dir),  # where the data lay this time; its fingerprint is data.json
+        "data_digest": data_digest(fingerprint),
+        "jobs_trained": len(todo),
+        "jobs_resumed": len(jobs) - len(todo),
+    }
+    metadata = _metadata(config, dataset, load_report, jobs, session, earlier, parameters_file)
+    write_json_atomic(metadata_path, metadata)
+    backend = backend or make_backend(
+        config.backend,
+        workers=config.workers,
+        threads=config.threads_per_worker,
+        stack_size=config.stack_size,
+        scheduler=config.scheduler,
+    )
+    bar = _progress_bar(config, jobs, done)
+    workers: dict[str, str] = {}
+    results = train_set(
+        [spec for _, spec, _ in todo],
+        data,
+        backend=backend,
+        evaluate=[evaluator for _, _, evaluator in todo],
+        progress=bar.update,
+        job_prefix=f"{config.parameters_hash()}-{data_digest(fingerprint)}-",
+        on_finished=lambda indices, worker: workers.update({todo[i][0]: worker for i in indices}),
+    )
+    finished = len(jobs) - len(todo)
+    for index, evaluated in results:
+        name, spec, _ = todo[index]
+        provenance = _provenance(config, name, spec, workers.get(name), session, parameters_file)
+        _write_network(run_dir, config, dataset, data, name, spec, evaluated, provenance)
+        finished += 1
+        bar.set_postfix(networks=f"{finished}/{len(jobs)}")
+    bar.close()
+    table = merge_jobs(run_dir, [name for name, _, _ in jobs])
+    session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
+    write_json_atomic(metadata_path, metadata)
+    return table

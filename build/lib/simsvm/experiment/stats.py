@@ -1,0 +1,187 @@
+"""Significance of differences between approaches over repeated random splits (paper section 3.3).
+
+The paper compares RBF-SL with NN and with FL at one epoch by Welch's t-test on the scores of 100
+random 9:1 splits.  Those scores are not independent samples: both approaches saw the same split,
+and the splits share most of their training data, so plain t-tests are known to be too liberal
+(Nadeau & Bengio, 2003).  Beside Welch's test this module gives the paired t-test and the
+corrected resampled t-test, whose variance is inflated by ``1/J + n_test/n_train``:
+
+    t = mean(d) / sqrt(var(d, ddof=1) * (1/J + n_test/n_train)),   df = J - 1,  two-sided,
+
+where ``d`` are the per-split differences and ``J`` the number of splits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from simsvm.exceptions import ParameterError, ResultsError
+from simsvm.experiment.results import load_metadata, load_results
+
+__all__ = [
+    "TestResult",
+    "corrected_resampled_ttest",
+    "paired_ttest",
+    "run_significance",
+    "significance_table",
+    "welch_ttest",
+]
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """A two-sided test of ``mean(a) - mean(b) = 0``, with the difference's 95 % interval."""
+
+    statistic: float
+    p_value: float
+    df: float
+    difference: float
+    low: float
+    high: float
+
+
+def _interval(
+    difference: float, standard_error: float, df: float, level: float = 0.95
+) -> tuple[float, float]:
+    half = scipy_stats.t.ppf(0.5 + level / 2, df) * standard_error
+    return difference - half, difference + half
+
+
+def welch_ttest(a: np.ndarray, b: np.ndarray) -> TestResult:
+    """Welch's unpaired t-test with unequal variances (``scipy.stats.ttest_ind(equal_var=False)``)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    result = scipy_stats.ttest_ind(a, b, equal_var=False)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    denominator = va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)
+    # Welch-Satterthwaite; with no spread on either side it degenerates to the pooled df
+    df = (va + vb) ** 2 / denominator if denominator > 0 else len(a) + len(b) - 2.0
+    difference = float(a.mean() - b.mean())
+    return TestResult(
+        float(result.statistic),
+        float(result.pvalue),
+        float(df),
+        difference,
+        *_interval(difference, np.sqrt(va + vb), df),
+    )
+
+
+def paired_ttest(a: np.ndarray, b: np.ndarray) -> TestResult:
+    """Paired t-test on per-split differences (``scipy.stats.ttest_rel``)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    result = scipy_stats.ttest_rel(a, b)
+    standard_error = d.std(ddof=1) / np.sqrt(len(d))
+    return TestResult(
+        float(result.statistic),
+        float(result.pvalue),
+        len(d) - 1.0,
+        float(d.mean()),
+        *_interval(float(d.mean()), standard_error, len(d) - 1.0),
+    )
+
+
+def corrected_resampled_ttest(a: np.ndarray, b: np.ndarray, *, n_train: int, n_test: int) -> TestResult:
+    """Nadeau-Bengio corrected resampled t-test on paired per-split scores (two-sided).
+
+    Parameters
+    ----------
+    a, b : array, shape (J,)
+        Scores of the two approaches on the same J random splits.
+    n_train, n_test : int
+        Files in the training and test part of each split.
+    """
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    splits = len(d)
+    if splits < 2 or n_train < 1 or n_test < 1:
+        raise ParameterError(f"need >= 2 splits and positive sizes, got J={splits}, {n_train}, {n_test}")
+    standard_error = np.sqrt(d.var(ddof=1) * (1.0 / splits + n_test / n_train))
+    mean = float(d.mean())
+    statistic = mean / standard_error if standard_error > 0 else np.copysign(np.inf, mean) if mean else 0.0
+    p_value = float(2 * scipy_stats.t.sf(abs(statistic), splits - 1))
+    return TestResult(
+        float(statistic), p_value, splits - 1.0, mean, *_interval(mean, standard_error, splits - 1.0)
+    )
+
+
+def significance_table(
+    table: pd.DataFrame,
+    *,
+    n_train: int,
+    n_test: int,
+    comparisons: tuple[tuple[str, str], ...] = (("RBF-SL", "NN"), ("RBF-SL", "FL")),
+    epochs: tuple[int, ...] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """Welch, paired and corrected tests for each comparison at each epoch.
+
+    ``table`` is the results table of one random-splits run (one score per split, approach and
+    epoch: accuracy, or the mean R over targets).  ``epochs`` defaults to the last one.
+
+    Returns one row per (comparison, epoch): the means, the difference and its 95 % interval
+    (paired, corrected), the p-value of each test, whether each calls it significant at ``alpha``,
+    and ``conclusion_changes`` where Welch and the corrected test disagree.
+    """
+    scores = table[(table.metric != "train_loss") & table.target.isin(["all", "mean"])]
+    if scores.empty:
+        raise ResultsError("no scores (accuracy or mean R) in the table")
+    epochs = (int(scores.epoch.max()),) if epochs is None else tuple(epochs)
+    rows = []
+    for approach, baseline in comparisons:
+        for epoch in epochs:
+            at_epoch = scores[scores.epoch == epoch]
+            pivot = at_epoch.pivot_table(index="fold", columns="approach", values="value")
+            missing = [a for a in (approach, baseline) if a not in pivot.columns]
+            if missing:
+                raise ResultsError(
+                    f"no scores for {missing} at epoch {epoch}; approaches: {sorted(pivot.columns)}"
+                )
+            pair = pivot[[approach, baseline]].dropna()
+            a, b = pair[approach].to_numpy(), pair[baseline].to_numpy()
+            welch, paired = welch_ttest(a, b), paired_ttest(a, b)
+            corrected = corrected_resampled_ttest(a, b, n_train=n_train, n_test=n_test)
+            rows.append(
+                {
+                    "dataset": "/".join(sorted(set(at_epoch.dataset))),
+                    "comparison": f"{approach} vs {baseline}",
+                    "epoch": epoch,
+                    "splits": len(pair),
+                    "mean approach": a.mean(),
+                    "mean baseline": b.mean(),
+                    "difference": corrected.difference,
+                    "corrected 95% low": corrected.low,
+                    "corrected 95% high": corrected.high,
+                    "p welch": welch.p_value,
+                    "p paired": paired.p_value,
+                    "p corrected": corrected.p_value,
+                    "significant welch": welch.p_value < alpha,
+                    "significant paired": paired.p_value < alpha,
+                    "significant corrected": corrected.p_value < alpha,
+                    "conclusion_changes": (welch.p_value < alpha) != (corrected.p_value < alpha),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def run_significance(
+    run_dir: str | Path,
+    *,
+    comparisons: tuple[tuple[str, str], ...] = (("RBF-SL", "NN"), ("RBF-SL", "FL")),
+    epochs: tuple[int, ...] | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """:func:`significance_table` of a finished random-splits run folder (sizes from its metadata)."""
+    run_dir = Path(run_dir)
+    metadata = load_metadata(run_dir)
+    sizes = {(p["n_train"], p["n_test"]) for p in metadata.get("partitions", {}).values()}
+    if len(sizes) != 1:
+        raise ResultsError(f"{run_dir}: expected splits of one size in metadata.json, found {sorted(sizes)}")
+    ((n_train, n_test),) = sizes
+    table = load_results(run_dir)
+    result = significance_table(
+        table, n_train=n_train, n_test=n_test, comparisons=comparisons, epochs=epochs, alpha=alpha
+    )
+    return result.assign(run=run_dir.name)

@@ -1,0 +1,45 @@
+"""The suite's names and fixed constants, each written once, in a module with no heavy imports.
+
+Parameter files, the results table, plots and widgets all spell approaches, kernels, losses and
+backends the same way; the modules that implement them check their own tables against these
+tuples, so a name added here without an implementation (or the reverse) fails at import.
+"""
+
+__all__ = [
+    "APPROACHES",
+    "APPROACH_NETWORKS",
+    "BACKENDS",
+    "BASELINE_LOSSES",
+    "DEFAULT_CELL_TIMEOUT_S",
+    "KERNELS",
+    "METRICS",
+    "NORMALISATIONS",
+    "OBJECTIVES",
+    "PROTOCOLS",
+    "TASKS",
+]
+
+# The five approaches compared (paper section 3), in the order of every table and plot.
+APPROACHES = ("NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL")
+# The network each approach evaluates: NN and FL read the same baseline network.
+APPROACH_NETWORKS = {
+    "NN": "baseline",
+    "FL": "baseline",
+    "RBF-SL": "rbf",
+    "Cos-SL": "cosine",
+    "Poly-SL": "poly",
+}
+# Kernels of the similarity loss and of the SVM (one implementation serves both).
+KERNELS = ("rbf", "cosine", "poly")
+# What a network is trained to do: the NN/FL baseline's output layer, or the similarity loss.
+OBJECTIVES = ("baseline", "similarity")
+BASELINE_LOSSES = ("sse", "cross_entropy")
+TASKS = ("classification", "regression")
+# The score of each task in the results table (besides ``train_loss``).
+METRICS = {"classification": "accuracy", "regression": "pearson_r"}
+NORMALISATIONS = ("dataset", "train_only")
+PROTOCOLS = ("cv", "split", "random_splits")
+# How the networks of a run are computed (see simsvm.train.jobs.make_backend).
+BACKENDS = ("serial", "processes", "cuda", "reference", "dask")
+# How long one notebook cell of a batch may run, in seconds.
+DEFAULT_CELL_TIMEOUT_S = 4 * 3600

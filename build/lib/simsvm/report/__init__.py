@@ -1,0 +1,1 @@
+"""Stage 5, the report: figures, tables and the kernel widget, drawn from results tables only."""

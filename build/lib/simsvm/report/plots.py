@@ -1,0 +1,270 @@
+"""Figures and tables of the paper, drawn from results tables.
+
+Everything here reads the tidy table of :mod:`simsvm.experiment.results` (one or many runs concatenated)
+and returns matplotlib figures or pandas tables; :func:`save_figure` and :func:`save_table` write
+them atomically as PNG + SVG and CSV + Markdown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simsvm._io import atomic_write, write_text_atomic
+from simsvm.data.datasets import REGISTRY
+from simsvm.exceptions import ResultsError
+from simsvm.experiment.stats import run_significance
+from simsvm.names import APPROACHES
+from simsvm.report.paper import PAPER_EMOTIFY, PAPER_SIGNIFICANCE
+
+__all__ = [
+    "APPROACH_COLOURS",
+    "Summary",
+    "curve_summary",
+    "emotify_table",
+    "final_scores",
+    "load_runs",
+    "plot_curves",
+    "save_figure",
+    "save_table",
+    "write_summary",
+]
+
+APPROACH_COLOURS = {
+    "NN": "#7f7f7f",
+    "FL": "#1f77b4",
+    "RBF-SL": "#d62728",
+    "Cos-SL": "#2ca02c",
+    "Poly-SL": "#9467bd",
+}
+_METRIC_LABELS = {"accuracy": "accuracy", "pearson_r": "Pearson's R", "train_loss": "training loss"}
+_DATASET_TITLES = {
+    "lastfm": "Lastfm (mood)",
+    "emotify": "Emotify",
+    "mediaeval2013": "MediaEval 2013",
+    "gtzan": "GTZAN",
+    "ballroom": "Ballroom",
+}
+
+
+def load_runs(results_dir: str | Path) -> pd.DataFrame:
+    """Every finished run's table under ``results_dir`` (``<run>/results.csv``), with a ``run`` column."""
+    results_dir = Path(results_dir)
+    parts = []
+    for path in sorted(results_dir.glob("*/results.csv")):
+        table = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
+        parts.append(table.assign(run=path.parent.name))
+    if not parts:
+        raise ResultsError(f"no results.csv in any folder under {results_dir}")
+    return pd.concat(parts, ignore_index=True)
+
+
+def _score_metric(table: pd.DataFrame) -> str:
+    metrics = set(table.metric) - {"train_loss"}
+    if len(metrics) != 1:
+        raise ResultsError(f"expected one score metric in the table, found {sorted(metrics)}")
+    return metrics.pop()
+
+
+def curve_summary(
+    table: pd.DataFrame, *, target: str | None = None, metric: str | None = None
+) -> pd.DataFrame:
+    """Mean, standard deviation and count over folds per approach and epoch.
+
+    ``target`` defaults to ``'all'`` (classification) or ``'mean'`` (mean R over targets).
+    """
+    metric = metric or _score_metric(table)
+    rows = table[table.metric == metric]
+    if target is None:
+        target = "all" if "all" in set(rows.target) else "mean"
+    rows = rows[rows.target == target]
+    summary = rows.groupby(["approach", "epoch"]).value.agg(["mean", "std", "count"]).reset_index()
+    return summary.assign(metric=metric, target=target)
+
+
+def plot_curves(table: pd.DataFrame, *, title: str | None = None):
+    """Metric against epoch for each approach: mean over folds with a ±1 s.d. band.
+
+    One panel for classification (accuracy) and for Emotify (mean R over the nine emotions); one
+    panel per target for two-target regression such as MediaEval 2013 (valence, arousal).
+    """
+    import matplotlib.pyplot as plt
+
+    datasets = sorted(set(table.dataset))
+    if len(datasets) != 1:
+        raise ResultsError(f"plot_curves draws one dataset at a time, got {datasets}")
+    metric = _score_metric(table)
+    targets = set(table[table.metric == metric].target) - {"mean"}
+    declared = getattr(REGISTRY.get(datasets[0]), "TARGETS", ())  # e.g. MediaEval: valence, arousal
+    targets = [t for t in declared if t in targets] + sorted(targets - set(declared), key=str)
+    panels = targets if metric == "pearson_r" and len(targets) <= 2 else [None]
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(5.6 * len(panels) + 1.6, 4.2), squeeze=False, sharey=True
+    )
+    n_folds = table[table.metric == metric].fold.nunique()
+    protocol = "/".join(sorted(set(table.protocol)))
+    for axis, target in zip(axes[0], panels, strict=True):
+        summary = curve_summary(table, target=target, metric=metric)
+        for approach in [a for a in APPROACHES if a in set(summary.approach)]:
+            line = summary[summary.approach == approach].sort_values("epoch")
+            colour = APPROACH_COLOURS[approach]
+            axis.plot(line.epoch, line["mean"], marker="o", markersize=3, color=colour, label=approach)
+            spread = line["std"].fillna(0.0)
+            axis.fill_between(
+                line.epoch, line["mean"] - spread, line["mean"] + spread, color=colour, alpha=0.12
+            )
+        label = f"test {_METRIC_LABELS.get(metric, metric)}"
+        if summary.target.iat[0] == "mean":
+            label = f"{label} (mean over {len(targets)} targets)"
+        axis.set_xlabel("training epoch")
+        axis.set_ylabel(label if target is None else f"{label} ({target})")
+        axis.set_title(target if target is not None else "")
+        axis.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, title="approach", loc="center right", fontsize="small")
+    name = _DATASET_TITLES.get(datasets[0], datasets[0])
+    unit = {"cv": "fold", "split": "split", "random_splits": "random split"}.get(protocol, "partition")
+    plural = "s" if n_folds > 1 else ""
+    figure.suptitle(
+        title or f"{name}: {label} per epoch, mean ± s.d. over {n_folds} {unit}{plural} ({protocol})"
+    )
+    figure.tight_layout(rect=(0, 0, 1 - 1.3 / figure.get_figwidth(), 1))
+    return figure
+
+
+def final_scores(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFrame:
+    """Mean ± s.d. over folds per approach and target at ``epoch`` (default: the last evaluated)."""
+    rows = table[table.metric != "train_loss"]
+    epoch = int(rows.epoch.max()) if epoch is None else epoch
+    rows = rows[rows.epoch == epoch]
+    scores = rows.groupby(["target", "approach"]).value.agg(["mean", "std"]).round(3)
+    scores = scores.unstack("approach").swaplevel(axis=1)
+    ordered = [a for a in APPROACHES if a in scores.columns.get_level_values(0)]
+    scores = scores.reindex(columns=pd.MultiIndex.from_product([ordered, ["mean", "std"]]))
+    scores.columns = [f"{approach} {stat}" for approach, stat in scores.columns]
+    scores.index.name = f"target (epoch {epoch})"
+    return scores
+
+
+def emotify_table(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFrame:
+    """The paper's Table 2 from our results: mean R over folds per emotion and approach, at ``epoch``.
+
+    Columns: our R per approach (SVM approaches starred as in the paper), the paper's value and the
+    difference (ours - paper) per approach, and ``best`` (the approach with the highest R of ours).
+    ``epoch`` defaults to the last evaluated epoch.
+    """
+    rows = table[(table.dataset == "emotify") & (table.metric == "pearson_r") & (table.target != "mean")]
+    if rows.empty:
+        raise ResultsError("no Emotify Pearson's R rows in the table")
+    epoch = int(rows.epoch.max()) if epoch is None else epoch
+    rows = rows[rows.epoch == epoch]
+    if rows.empty:
+        raise ResultsError(
+            f"no Emotify results at epoch {epoch}; evaluated epochs: {sorted(set(table.epoch))}"
+        )
+    ours = rows.groupby(["target", "approach"]).value.mean().unstack("approach")
+    ours = ours.reindex(index=PAPER_EMOTIFY.index, columns=[a for a in APPROACHES if a in ours.columns])
+    result = pd.DataFrame(index=ours.index)
+    for approach in ours.columns:
+        starred = approach if approach == "NN" else f"{approach}*"
+        result[starred] = ours[approach].round(3)
+        result[f"{starred} paper"] = PAPER_EMOTIFY[approach]
+        result[f"{starred} diff"] = (ours[approach] - PAPER_EMOTIFY[approach]).round(3)
+    result["best"] = ours.idxmax(axis=1).where(ours.notna().any(axis=1))
+    result.index.name = f"emotion (epoch {epoch})"
+    return result
+
+
+def save_figure(figure, path: str | Path) -> list[Path]:
+    """Write ``figure`` as ``<path>.png`` (150 dpi) and ``<path>.svg``, each atomically.
+
+    No date and fixed SVG ids, so the same results give byte-identical files (a re-run of the demo
+    leaves committed figures unchanged).
+    """
+    import matplotlib
+
+    path = Path(path)
+    written = []
+    for suffix, metadata in ((".png", {"Software": None}), (".svg", {"Date": None})):
+        target = path.with_suffix(suffix)
+
+        def write(tmp: Path, suffix: str = suffix, metadata: dict = metadata) -> None:
+            with matplotlib.rc_context({"svg.hashsalt": "simsvm"}):
+                figure.savefig(tmp, format=suffix[1:], dpi=150, bbox_inches="tight", metadata=metadata)
+
+        atomic_write(target, write)
+        written.append(target)
+    return written
+
+
+def save_table(table: pd.DataFrame, path: str | Path) -> list[Path]:
+    """Write ``table`` as ``<path>.csv`` and ``<path>.md``, each atomically."""
+    path = Path(path)
+    csv_path, md_path = path.with_suffix(".csv"), path.with_suffix(".md")
+    write_text_atomic(csv_path, table.to_csv())
+    write_text_atomic(md_path, _markdown(table) + "\n")
+    return [csv_path, md_path]
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table, without needing the optional ``tabulate`` package."""
+    frame = table.reset_index()
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.3f}"
+        return str(value)
+
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+@dataclass
+class Summary:
+    """Figures and tables of a results folder, and the files they were written to."""
+
+    figures: dict[str, object]
+    tables: dict[str, pd.DataFrame]
+    written: list[Path]
+
+
+def write_summary(
+    results_dir: str | Path, figures_dir: str | Path, *, emotify_epoch: int | None = None
+) -> Summary:
+    """Draw and write what the paper shows for every run under ``results_dir``.
+
+    A curve figure per run (``curves-<run>``), the final scores per run (``scores-<run>``), when
+    an Emotify run is present the per-emotion table beside the paper's (``emotify-table``), and
+    when random-splits runs are present their significance tests beside the paper's conclusions
+    (``significance``).
+    """
+    runs = load_runs(results_dir)
+    figures, tables, written = {}, {}, []
+    figures_dir = Path(figures_dir)
+    for run, table in runs.groupby("run", sort=True):
+        figures[run] = plot_curves(table)
+        written += save_figure(figures[run], figures_dir / f"curves-{run}")
+        tables[f"scores-{run}"] = final_scores(table)
+        written += save_table(tables[f"scores-{run}"], figures_dir / f"scores-{run}")
+    if (runs.dataset == "emotify").any():
+        emotify_runs = runs[runs.dataset == "emotify"]
+        if emotify_runs.run.nunique() > 1:  # one table: the first Emotify run, named in its index
+            emotify_runs = emotify_runs[emotify_runs.run == sorted(set(emotify_runs.run))[0]]
+        tables["emotify-table"] = emotify_table(emotify_runs, epoch=emotify_epoch)
+        written += save_table(tables["emotify-table"], figures_dir / "emotify-table")
+    split_runs = sorted(set(runs[runs.protocol == "random_splits"].run))
+    if split_runs:
+        significance = pd.concat(
+            [run_significance(Path(results_dir) / run) for run in split_runs], ignore_index=True
+        )
+        significance["paper"] = [
+            PAPER_SIGNIFICANCE.get((dataset, comparison), "no significant difference")
+            for dataset, comparison in zip(significance.dataset, significance.comparison, strict=True)
+        ]
+        tables["significance"] = significance.set_index(["run", "comparison", "epoch"])
+        written += save_table(tables["significance"], figures_dir / "significance")
+    return Summary(figures=figures, tables=tables, written=written)

@@ -1,0 +1,200 @@
+"""Compare similarity kernels on stored snapshots, without retraining.
+
+For one network on one fold at one evaluated epoch (the features a run keeps under
+``features/``), :func:`kernel_view` draws K(A, A) of the annotations beside K(F, F) of the learned
+features under a chosen kernel, gives the similarity loss between them, and refits the SVM with a
+chosen kernel to score the fold's test files.  :func:`explore_kernels` puts sliders on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from simsvm.exceptions import ParameterError
+from simsvm.experiment.results import load_features
+from simsvm.experiment.scoring import score_svm
+from simsvm.model.kernels import gram_matrix, make_kernel
+from simsvm.model.losses import similarity_loss
+from simsvm.names import KERNELS
+
+__all__ = ["KernelView", "explore_kernels", "kernel_view", "stored_jobs"]
+
+
+@dataclass
+class KernelView:
+    """What :func:`kernel_view` computed; ``figure`` is a matplotlib figure."""
+
+    epoch: int
+    loss: float
+    n_files: int
+    svm_scores: dict[str, float]
+    figure: object
+
+
+def stored_jobs(run_dir: str | Path) -> list[str]:
+    """Jobs of a run that kept their features, e.g. ``['fold00-baseline', 'fold00-rbf', ...]``."""
+    return sorted(p.stem for p in (Path(run_dir) / "features").glob("*.npz"))
+
+
+def _targets(annotations: np.ndarray, task: str) -> np.ndarray:
+    return annotations.argmax(axis=1) if task == "classification" else annotations.astype(np.float64)
+
+
+def _stored_epoch(stored: dict, job: str, epoch: int | None) -> tuple[int, np.ndarray]:
+    """The evaluated epoch asked for (default: the last) and the features of every file at it."""
+    epochs = stored["epochs"].tolist()
+    epoch = epochs[-1] if epoch is None else int(epoch)
+    if epoch not in epochs:
+        raise ParameterError(f"epoch {epoch} was not evaluated in {job}; stored epochs: {epochs}")
+    return epoch, stored["features"][epochs.index(epoch)].astype(np.float64)
+
+
+def _shown_files(targets: np.ndarray, annotations: np.ndarray, n_train: int, task: str, max_files: int):
+    """At most ``max_files`` training files, sorted by class or first target, evenly thinned."""
+    order = np.argsort(targets if task == "classification" else annotations[:, 0], kind="stable")
+    shown = order[np.isin(order, np.arange(n_train))]
+    return shown[np.linspace(0, len(shown) - 1, min(max_files, len(shown))).astype(int)]
+
+
+def _gram_figure(target_gram: np.ndarray, feature_gram: np.ndarray, task: str, title: str):
+    """K(A, A) beside K(F, F) on one colour scale."""
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10.5, 4.6))
+    limits = (min(target_gram.min(), feature_gram.min()), max(target_gram.max(), feature_gram.max()))
+    for axis, gram, name in (
+        (axes[0], target_gram, "K(A, A): annotations"),
+        (axes[1], feature_gram, "K(F, F): learned features"),
+    ):
+        image = axis.imshow(gram, vmin=limits[0], vmax=limits[1], cmap="viridis", interpolation="nearest")
+        axis.set_title(name)
+        axis.set_xlabel(
+            f"training file ({'sorted by class' if task == 'classification' else 'sorted by first target'})"
+        )
+        axis.set_ylabel("training file")
+    figure.colorbar(image, ax=axes, shrink=0.85, label="kernel value")
+    figure.suptitle(title)
+    return figure
+
+
+def kernel_view(
+    run_dir: str | Path,
+    job: str,
+    *,
+    epoch: int | None = None,
+    loss_kernel: str = "rbf",
+    gamma: float = 0.5,
+    degree: int = 2,
+    offset: float = 0.0,
+    svm_kernel: str = "rbf",
+    svm_gamma: float = 0.5,
+    svm_c: float = 1.0,
+    max_files: int = 60,
+) -> KernelView:
+    """Kernel matrices, similarity loss and SVM score of one stored snapshot.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run folder (``results/<name>`` or ``results/<batch>/<name>``).
+    job : str
+        ``fold<NN>-<network>``; see :func:`stored_jobs`.
+    epoch : int, optional
+        An evaluated epoch; default the last one.
+    loss_kernel, gamma, degree, offset
+        The kernel of the loss view (``'rbf'``, ``'cosine'`` or ``'poly'``) and its parameters.
+    svm_kernel, svm_gamma, svm_c
+        The SVM's kernel and soft-margin C, refitted on the fold's training files.
+    max_files : int
+        Training files shown in the heatmaps (sorted by class or first target, evenly thinned);
+        the loss is :func:`~simsvm.model.losses.similarity_loss` over the same files, as if they
+        were one batch.
+    """
+    stored = load_features(run_dir, job)
+    epoch, features = _stored_epoch(stored, job, epoch)
+    annotations = stored["annotations"].astype(np.float64)
+    n_train, task = stored["n_train"], stored["task"]
+    targets = _targets(annotations, task)
+    shown = _shown_files(targets, annotations, n_train, task, max_files)
+    kernel = make_kernel(loss_kernel, gamma=gamma, degree=degree, offset=offset)
+    loss = float(
+        similarity_loss(torch.from_numpy(features[shown]), torch.from_numpy(annotations[shown]), kernel)
+    )
+    scores = score_svm(
+        features[:n_train],
+        targets[:n_train],
+        features[n_train:],
+        targets[n_train:],
+        task=task,
+        target_names=stored["target_names"],
+        kernel=make_kernel(svm_kernel, gamma=svm_gamma, degree=degree, offset=offset),
+        C=svm_c,
+    )
+    metric = "accuracy" if task == "classification" else "mean R"
+    score = scores["all"] if task == "classification" else scores["mean"]
+    figure = _gram_figure(
+        gram_matrix(kernel, annotations[shown]),
+        gram_matrix(kernel, features[shown]),
+        task,
+        f"{Path(run_dir).name} {job}, epoch {epoch}: {loss_kernel} loss {loss:.1f} over {len(shown)} files; "
+        f"SVM ({svm_kernel}, C={svm_c:g}) test {metric} {score:.3f}",
+    )
+    return KernelView(epoch=epoch, loss=loss, n_files=len(shown), svm_scores=scores, figure=figure)
+
+
+def explore_kernels(run_dir: str | Path, job: str | None = None):
+    """An ipywidgets panel over :func:`kernel_view`: job, epoch, kernels and their parameters."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    jobs = stored_jobs(run_dir)
+    if not jobs:
+        raise ParameterError(f"{run_dir} has no stored features (run it with save_features: true)")
+    job_choice = widgets.Dropdown(options=jobs, value=job or jobs[0], description="network")
+    epoch_choice = widgets.SelectionSlider(options=[0], description="epoch")
+    controls = {
+        "loss_kernel": widgets.Dropdown(options=list(KERNELS), value="rbf", description="loss kernel"),
+        "gamma": widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=1, description="RBF γ"),
+        "degree": widgets.IntSlider(value=2, min=1, max=5, description="poly p"),
+        "offset": widgets.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.25, description="poly b"),
+        "svm_kernel": widgets.Dropdown(options=list(KERNELS), value="rbf", description="SVM kernel"),
+        "svm_gamma": widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=1, description="SVM γ"),
+        "svm_c": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=3, description="SVM C"),
+    }
+    output = widgets.Output()
+
+    def set_epochs(change=None) -> None:
+        epochs = load_features(run_dir, job_choice.value)["epochs"].tolist()
+        epoch_choice.options = epochs
+        epoch_choice.value = epochs[-1]
+
+    def redraw(change=None) -> None:
+        with output:
+            output.clear_output(wait=True)
+            view = kernel_view(
+                run_dir,
+                job_choice.value,
+                epoch=epoch_choice.value,
+                **{key: control.value for key, control in controls.items()},
+            )
+            display(view.figure)
+            plt.close(view.figure)
+
+    set_epochs()
+    job_choice.observe(set_epochs, names="value")
+    for control in [job_choice, epoch_choice, *controls.values()]:
+        control.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox(
+        [
+            widgets.HBox([job_choice, epoch_choice]),
+            widgets.HBox(list(controls.values())[:4]),
+            widgets.HBox(list(controls.values())[4:]),
+            output,
+        ]
+    )

@@ -1,0 +1,134 @@
+"""What one network's training is: its data, its specification, its snapshots, its loss on a batch.
+
+The loop that carries it out is :func:`simsvm.train.loop.train_stack`; this module holds what
+that loop, the job runner and the experiment share, so that none of them reaches into another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from simsvm.data.frames import FrameStore, Normaliser
+from simsvm.exceptions import ParameterError
+from simsvm.model.kernels import Kernel
+from simsvm.model.losses import baseline_loss, similarity_loss
+from simsvm.names import OBJECTIVES
+
+__all__ = ["Snapshot", "TrainingData", "TrainingSpec", "batch_loss", "excerpt_starts"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What every network of a run reads: frames and annotations of all files of the dataset.
+
+    Attributes
+    ----------
+    frames : FrameStore
+    targets : np.ndarray
+        Class indices ``(n,)`` or regression values ``(n, k)``: the baseline's targets.
+    annotations : np.ndarray, shape (n, k)
+        One-hot or raw targets: the ``A`` of the similarity loss.
+    task : {'classification', 'regression'}
+    """
+
+    frames: FrameStore
+    targets: np.ndarray
+    annotations: np.ndarray
+    task: str
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    """Everything that defines one network's training, and nothing that does not.
+
+    ``train_indices`` index the files of :class:`TrainingData`; ``eval_indices`` are the files
+    whose features each snapshot holds (usually the whole fold: training and test files).
+    Hyper-parameters have no defaults here: the paper's live in
+    :class:`simsvm.experiment.config.ExperimentConfig`.
+    """
+
+    name: str
+    objective: str
+    seed: int
+    train_indices: tuple[int, ...]
+    eval_indices: tuple[int, ...]
+    normaliser: Normaliser = field(compare=False)
+    kernel: Kernel | None
+    baseline_loss: str
+    hidden_sizes: tuple[int, ...]
+    epochs: int
+    eval_every: int
+    excerpt_length: int
+    batch_size: int
+    learning_rate: float
+    rho: float
+    eps: float
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ParameterError(
+                f"{self.name}: unknown objective {self.objective!r}; choose one of {OBJECTIVES}"
+            )
+        if self.objective == "similarity" and self.kernel is None:
+            raise ParameterError(f"{self.name}: the similarity objective needs a kernel")
+        for key in ("epochs", "eval_every", "excerpt_length", "batch_size"):
+            if getattr(self, key) < (0 if key == "epochs" else 1):
+                raise ParameterError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")
+        if not self.train_indices:
+            raise ParameterError(f"{self.name}: no training files")
+
+
+@dataclass
+class Snapshot:
+    """The state of a network at one evaluation point.
+
+    Attributes
+    ----------
+    epoch : int
+        Completed epochs (0: the untrained network).
+    train_loss : float
+        Mean loss per batch over the epoch's batches; NaN at epoch 0.
+    features : np.ndarray, shape (len(eval_indices), n_features)
+        Whole-sequence features of the spec's ``eval_indices``, in that order.
+    outputs : np.ndarray, shape (len(eval_indices), n_outputs), optional
+        The baseline network's output layer on those features (logits for classification).
+    """
+
+    epoch: int
+    train_loss: float
+    features: np.ndarray
+    outputs: np.ndarray | None = None
+
+
+def excerpt_starts(lengths: np.ndarray, excerpt_length: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform start frame of one excerpt per file, in ``0 .. length - excerpt_length``.
+
+    A file shorter than the excerpt starts at 0 (the excerpt is zero-padded).
+    """
+    highest = np.maximum(np.asarray(lengths) - excerpt_length, 0)
+    return rng.integers(0, highest + 1)
+
+
+def batch_loss(
+    spec: TrainingSpec,
+    task: str,
+    features: torch.Tensor,
+    annotations: torch.Tensor,
+    targets: torch.Tensor,
+    outputs: torch.Tensor | None,
+) -> torch.Tensor:
+    """The loss of one network on one batch of files.
+
+    ``features`` are the network's features of the batch's excerpts, ``annotations`` and
+    ``targets`` the batch's rows of :class:`TrainingData`'s, as tensors on the same device;
+    ``outputs`` the baseline network's output layer applied to ``features`` (``None`` for the
+    similarity objective, which reads the features alone).
+    """
+    if spec.objective == "similarity":
+        return similarity_loss(features, annotations.to(features.dtype), spec.kernel)
+    if task == "regression":
+        targets = targets.to(features.dtype)
+    return baseline_loss(outputs, targets, task=task, kind=spec.baseline_loss)
