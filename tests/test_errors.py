@@ -245,3 +245,124 @@ def test_a_changed_annotation_is_refused_naming_the_track(synth_root, tmp_path, 
     labels.write_text("\n".join(lines) + "\n")
     status, error = _run(capsys, str(path))
     assert status == 2 and "the annotation of" in error and "changed" in error
+
+
+def _without(*parts):
+    def mutate(folder):
+        for part in parts:
+            target = folder / part
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+
+    return mutate
+
+
+def _emptied(folder):
+    for dance in (folder / "BallroomData").iterdir():
+        if dance.is_dir():
+            shutil.rmtree(dance)
+
+
+def _unknown_emotify_genre(folder):
+    lines = (folder / "data.csv").read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[1] = "jazz"
+    lines[1] = ",".join(cells)
+    (folder / "data.csv").write_text("\n".join(lines) + "\n")
+
+
+def _overlapping_splits(folder):
+    lists = folder / "splits"
+    lists.mkdir()
+    (lists / "train_filtered.txt").write_text("blues/blues.00000.au\njazz/jazz.00001.au\n")
+    (lists / "valid_filtered.txt").write_text("rock/rock.00002.au\n")
+    (lists / "test_filtered.txt").write_text("jazz/jazz.00001.au\n")
+
+
+def _silent_file(folder):
+    (folder / "genres" / "jazz" / "jazz.00000.au").write_bytes(b"")
+
+
+def _corrupt_file(folder):
+    path = folder / "genres" / "jazz" / "jazz.00000.au"
+    path.write_bytes(path.read_bytes()[:10])  # a download cut off inside its header
+
+
+DATA_CASES = {
+    "ballroom without dance folders": ("ballroom", _emptied, {}, r"ballroom: expected dance folders"),
+    "emotify without emotifymusic": ("emotify", _without("emotifymusic"), {}, r"emotifymusic not found"),
+    "emotify without data.csv": (
+        "emotify",
+        _without("data.csv"),
+        {},
+        r"annotation file not found: .*data\.csv",
+    ),
+    "emotify with an unknown genre": (
+        "emotify",
+        _unknown_emotify_genre,
+        {},
+        r"unknown genre\(s\) \['jazz'\]",
+    ),
+    "mediaeval without clips": (
+        "mediaeval2013",
+        _without("clips_45seconds"),
+        {},
+        r"clips_45seconds not found",
+    ),
+    "mediaeval without annotations": (
+        "mediaeval2013",
+        _without("annotations"),
+        {},
+        r"annotation file not found: .*static_annotations\.csv",
+    ),
+    "lastfm labels without their columns": (
+        "lastfm",
+        lambda folder: (folder / "labels.csv").write_text("path,mood\naudio/00001.mp3,happy\n"),
+        {},
+        r"labels\.csv needs columns 'file' and 'label'; has \['path', 'mood'\]",
+    ),
+    "overlapping fixed splits": (
+        "gtzan",
+        _overlapping_splits,
+        {"protocol": "split", "train_splits": ["train"], "test_split": "test"},
+        r"splits \['train'\] and 'test' share tracks",
+    ),
+    "zero-length audio, not skipped": ("gtzan", _silent_file, {"skip_unreadable": False}, r"jazz\.00000\.au"),
+    "corrupt audio, not skipped": ("gtzan", _corrupt_file, {"skip_unreadable": False}, r"jazz\.00000\.au"),
+}
+
+
+@pytest.mark.parametrize("case", DATA_CASES, ids=list(DATA_CASES))
+def test_bad_data_is_one_line_exit_2_and_writes_nothing(case, synth_root, tmp_path, capsys):
+    key, mutate, changes, message = DATA_CASES[case]
+    folder = shutil.copytree(synth_root / key, tmp_path / "data" / key)
+    mutate(folder)
+    if case == "overlapping fixed splits":
+        changes = {**changes, "dataset_options": {"split_dir": str(folder / "splits")}}
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        yaml.safe_dump({**_base(synth_root, tmp_path), "dataset": key, "data_dir": str(folder), **changes})
+    )
+    status, error = _run(capsys, str(path))
+    assert status == 2 and len(error.splitlines()) == 1
+    assert re.search(message, error), error
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("mutate", [_silent_file, _corrupt_file], ids=["zero-length", "corrupt"])
+def test_unreadable_audio_is_skipped_and_reported_by_default(mutate, synth_root, tmp_path, capsys):
+    folder = shutil.copytree(synth_root / "gtzan", tmp_path / "data" / "gtzan")
+    mutate(folder)
+    _, run_dir = _finished_run(synth_root, tmp_path, capsys, data_dir=str(folder))
+    report = json.loads((run_dir / "metadata.json").read_text())["load_report"]
+    assert report["used"] == report["indexed"] - 1
+    assert [what for what, _ in report["skipped"]] == [str(folder / "genres" / "jazz" / "jazz.00000.au")]
+
+
+def test_a_missing_gtzan_genre_folder_is_reported_not_fatal(synth_root, tmp_path, capsys):
+    folder = shutil.copytree(synth_root / "gtzan", tmp_path / "data" / "gtzan")
+    shutil.rmtree(folder / "genres" / "jazz")
+    _, run_dir = _finished_run(synth_root, tmp_path, capsys, data_dir=str(folder))
+    report = json.loads((run_dir / "metadata.json").read_text())["load_report"]
+    assert [entry for entry in report["skipped"]] == [
+        [str(folder / "genres" / "jazz"), "genre folder missing"]
+    ]

@@ -49,7 +49,8 @@ def test_mediaeval_targets_splits_and_stray_characters(synth_root):
     song, arousal, _, valence, _ = raw[1].split(",")
     position = dataset.track_ids.index(song)
     np.testing.assert_allclose(dataset.targets[position], [float(valence), float(arousal)])
-    assert dataset.audio_paths[position].name == f"{song}.mp3" or dataset.audio_paths[position].stem == song
+    clip = dataset.audio_paths[position]
+    assert clip.parent == folder / "clips_45seconds" and clip.stem == song and clip.is_file()
     info = (folder / "annotations" / "songs_info.csv").read_text()
     assert "\t" in info  # stray tabs, stripped by the loader
     development, evaluation = dataset.splits["development"], dataset.splits["evaluation"]

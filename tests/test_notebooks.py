@@ -17,7 +17,7 @@ from simsvm.cli.main import main
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.results import load_features
-from simsvm.report.widgets import kernel_view
+from simsvm.report.widgets import kernel_view, stored_jobs
 
 
 @pytest.fixture(scope="module")
@@ -176,8 +176,17 @@ def test_kernels_notebook_runs_without_widgets(batch, tmp_path):
         progress_bar=False,
         parameters={"run_dir": str(root / "results" / "tiny" / "tiny-gtzan"), "loss_kernel": "cosine"},
     )
-    text = output.read_text()
-    assert "fold00-baseline" in text and "SVM scores" in text
+    # What the cells printed (not their source, which holds the same words).
+    printed = "".join(
+        "".join(item.get("text", ""))
+        for cell in json.loads(output.read_text())["cells"]
+        for item in cell.get("outputs", [])
+    )
+    run_dir = root / "results" / "tiny" / "tiny-gtzan"
+    view = kernel_view(run_dir, "fold00-baseline", loss_kernel="cosine")
+    assert f"stored networks: {', '.join(stored_jobs(run_dir))}" in printed
+    assert f"epoch {view.epoch}: loss {view.loss:.2f} over {view.n_files} files" in printed
+    assert f"SVM scores {view.svm_scores}" in printed
 
 
 @pytest.mark.slow

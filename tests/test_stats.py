@@ -1,8 +1,9 @@
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from simsvm.exceptions import ParameterError
+from simsvm.exceptions import ParameterError, ResultsError
 from simsvm.experiment.partitions import random_splits
 from simsvm.experiment.stats import corrected_resampled_ttest, paired_ttest, significance_table, welch_ttest
 
@@ -103,3 +104,68 @@ def test_significance_table_marks_where_the_conclusion_changes():
     vs_fl = table.iloc[1]
     # steady paired differences (0.008 ± 0.001): paired and corrected see them, unpaired Welch does not
     assert vs_fl["significant corrected"] and not vs_fl["significant welch"] and vs_fl["conclusion_changes"]
+
+
+@pytest.mark.parametrize("test", [welch_ttest, paired_ttest, corrected_resampled_ttest])
+def test_no_spread_gives_a_definite_answer_without_warnings(test):
+    import warnings
+
+    options = {"n_train": 9, "n_test": 1} if test is corrected_resampled_ttest else {}
+    same, higher = np.full(4, 0.5), np.full(4, 0.6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no 'Precision loss' or division warnings reach the user
+        alike = test(same, same.copy(), **options)
+        apart = test(higher, same, **options)
+    assert (alike.statistic, alike.p_value, alike.difference) == (0.0, 1.0, 0.0)
+    assert apart.statistic == np.inf and apart.p_value == 0.0
+    assert apart.difference == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("test", [welch_ttest, paired_ttest, corrected_resampled_ttest])
+def test_fewer_than_two_splits_or_a_nan_score_is_refused(test):
+    options = {"n_train": 9, "n_test": 1} if test is corrected_resampled_ttest else {}
+    with pytest.raises(ParameterError, match="at least 2 scores"):
+        test(np.array([0.5]), np.array([0.4]), **options)
+    with pytest.raises(ParameterError, match="NaN"):
+        test(np.array([0.5, np.nan, 0.6]), np.array([0.4, 0.4, 0.5]), **options)
+
+
+def test_a_split_with_undefined_r_is_left_out_of_the_comparison():
+    rows = []
+    for split, (ours, theirs) in enumerate([(0.6, 0.5), (0.7, 0.5), (np.nan, 0.5), (0.65, 0.55)]):
+        for approach, value in (("RBF-SL", ours), ("NN", theirs)):
+            rows.append(
+                {
+                    "dataset": "x",
+                    "approach": approach,
+                    "fold": split,
+                    "epoch": 2,
+                    "target": "mean",
+                    "metric": "pearson_r",
+                    "value": value,
+                }
+            )
+    table = significance_table(pd.DataFrame(rows), n_train=9, n_test=1, comparisons=(("RBF-SL", "NN"),))
+    (row,) = table.to_dict("records")
+    assert row["splits"] == 3
+    expected = corrected_resampled_ttest(
+        np.array([0.6, 0.7, 0.65]), np.array([0.5, 0.5, 0.55]), n_train=9, n_test=1
+    )
+    assert row["p corrected"] == pytest.approx(expected.p_value)
+    with pytest.raises(ResultsError, match="1 split\\(s\\) scored on both sides"):
+        significance_table(
+            pd.DataFrame(rows[:2] + rows[4:6]), n_train=9, n_test=1, comparisons=(("RBF-SL", "NN"),)
+        )
+
+
+def test_pearson_r_of_a_constant_prediction_is_nan_and_so_is_the_mean():
+    from simsvm.experiment.scoring import pearson_r, score_network_outputs
+
+    assert np.isnan(pearson_r(np.ones(5), np.arange(5.0)))
+    scores = score_network_outputs(
+        np.column_stack([np.ones(5), np.arange(5.0)]),
+        np.column_stack([np.arange(5.0), np.arange(5.0) ** 2]),
+        task="regression",
+        target_names=("valence", "arousal"),
+    )
+    assert np.isnan(scores["valence"]) and scores["arousal"] > 0.9 and np.isnan(scores["mean"])

@@ -13,6 +13,7 @@ where ``d`` are the per-split differences and ``J`` the number of splits.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,36 +53,52 @@ def _interval(
     return difference - half, difference + half
 
 
+def _checked(test: str, *samples: np.ndarray) -> list[np.ndarray]:
+    """The samples as float arrays; fewer than two scores, or a NaN among them, is a ParameterError."""
+    arrays = [np.asarray(sample, dtype=float) for sample in samples]
+    for array in arrays:
+        if array.ndim != 1 or len(array) < 2:
+            raise ParameterError(f"{test}: needs at least 2 scores per approach, got {array.shape}")
+        if not np.all(np.isfinite(array)):
+            raise ParameterError(f"{test}: the scores hold NaN or inf; leave those splits out first")
+    return arrays
+
+
+def _result(difference: float, standard_error: float, df: float) -> TestResult:
+    """Two-sided t-test of ``difference`` with its standard error.
+
+    Without spread (every split scored alike) the statistic is 0 with p = 1 when the means agree,
+    and infinite with p = 0 when they differ, rather than scipy's NaN and a runtime warning.
+    """
+    if standard_error > 0:
+        statistic = difference / standard_error
+        p_value = float(2 * scipy_stats.t.sf(abs(statistic), df))
+    elif difference == 0:
+        statistic, p_value = 0.0, 1.0
+    else:
+        statistic, p_value = math.copysign(math.inf, difference), 0.0
+    return TestResult(
+        float(statistic), p_value, float(df), difference, *_interval(difference, standard_error, df)
+    )
+
+
 def welch_ttest(a: np.ndarray, b: np.ndarray) -> TestResult:
-    """Welch's unpaired t-test with unequal variances (``scipy.stats.ttest_ind(equal_var=False)``)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    result = scipy_stats.ttest_ind(a, b, equal_var=False)
+    """Welch's unpaired t-test with unequal variances (as ``scipy.stats.ttest_ind(equal_var=False)``)."""
+    a, b = _checked("Welch's t-test", a, b)
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     denominator = va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)
     # Welch-Satterthwaite; with no spread on either side it degenerates to the pooled df
     df = (va + vb) ** 2 / denominator if denominator > 0 else len(a) + len(b) - 2.0
-    difference = float(a.mean() - b.mean())
-    return TestResult(
-        float(result.statistic),
-        float(result.pvalue),
-        float(df),
-        difference,
-        *_interval(difference, np.sqrt(va + vb), df),
-    )
+    return _result(float(a.mean() - b.mean()), float(np.sqrt(va + vb)), df)
 
 
 def paired_ttest(a: np.ndarray, b: np.ndarray) -> TestResult:
-    """Paired t-test on per-split differences (``scipy.stats.ttest_rel``)."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    result = scipy_stats.ttest_rel(a, b)
-    standard_error = d.std(ddof=1) / np.sqrt(len(d))
-    return TestResult(
-        float(result.statistic),
-        float(result.pvalue),
-        len(d) - 1.0,
-        float(d.mean()),
-        *_interval(float(d.mean()), standard_error, len(d) - 1.0),
-    )
+    """Paired t-test on per-split differences (as ``scipy.stats.ttest_rel``)."""
+    a, b = _checked("paired t-test", a, b)
+    if len(a) != len(b):
+        raise ParameterError(f"paired t-test: {len(a)} and {len(b)} scores do not pair up")
+    d = a - b
+    return _result(float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))), len(d) - 1.0)
 
 
 def corrected_resampled_ttest(a: np.ndarray, b: np.ndarray, *, n_train: int, n_test: int) -> TestResult:
@@ -94,17 +111,15 @@ def corrected_resampled_ttest(a: np.ndarray, b: np.ndarray, *, n_train: int, n_t
     n_train, n_test : int
         Files in the training and test part of each split.
     """
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    splits = len(d)
-    if splits < 2 or n_train < 1 or n_test < 1:
-        raise ParameterError(f"need >= 2 splits and positive sizes, got J={splits}, {n_train}, {n_test}")
-    standard_error = np.sqrt(d.var(ddof=1) * (1.0 / splits + n_test / n_train))
-    mean = float(d.mean())
-    statistic = mean / standard_error if standard_error > 0 else np.copysign(np.inf, mean) if mean else 0.0
-    p_value = float(2 * scipy_stats.t.sf(abs(statistic), splits - 1))
-    return TestResult(
-        float(statistic), p_value, splits - 1.0, mean, *_interval(mean, standard_error, splits - 1.0)
-    )
+    a, b = _checked("corrected resampled t-test", a, b)
+    if len(a) != len(b) or n_train < 1 or n_test < 1:
+        raise ParameterError(
+            f"corrected resampled t-test: needs paired scores and positive sizes, "
+            f"got J={len(a)}/{len(b)}, n_train={n_train}, n_test={n_test}"
+        )
+    d = a - b
+    standard_error = float(np.sqrt(d.var(ddof=1) * (1.0 / len(d) + n_test / n_train)))
+    return _result(float(d.mean()), standard_error, len(d) - 1.0)
 
 
 def significance_table(
@@ -139,7 +154,12 @@ def significance_table(
                 raise ResultsError(
                     f"no scores for {missing} at epoch {epoch}; approaches: {sorted(pivot.columns)}"
                 )
-            pair = pivot[[approach, baseline]].dropna()
+            pair = pivot[[approach, baseline]].dropna()  # a split whose R is undefined (NaN) is left out
+            if len(pair) < 2:
+                raise ResultsError(
+                    f"{approach} vs {baseline} at epoch {epoch}: {len(pair)} split(s) scored on both "
+                    "sides; the tests need at least 2"
+                )
             a, b = pair[approach].to_numpy(), pair[baseline].to_numpy()
             welch, paired = welch_ttest(a, b), paired_ttest(a, b)
             corrected = corrected_resampled_ttest(a, b, n_train=n_train, n_test=n_test)
