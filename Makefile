@@ -7,6 +7,12 @@ BIN := $(VENV)/bin
 # The CPU build of torch; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 DATA := data/synth
+# The same arithmetic on every x86-64 CPU with AVX2: MKL, PyTorch's own kernels, NumPy and
+# OpenBLAS all take their AVX2 code paths, even where AVX-512 or AMX would be faster (about 1.7x
+# slower training on an AVX-512/AMX Xeon, no cost on an AVX2 CPU; see README "Reproducibility").
+# The demo runs this way, so that it rewrites the committed figures byte for byte anywhere.
+PORTABLE_CPU := MKL_CBWR=AVX2 ATEN_CPU_CAPABILITY=avx2 \
+	NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL,AVX512_SPR OPENBLAS_CORETYPE=Haswell
 
 .PHONY: demo test lint lab install clean
 
@@ -25,8 +31,8 @@ install: $(VENV)/.installed
 # paper's cross-validation protocol (notebooks/experiment.ipynb per dataset, all five approaches)
 # and notebooks/summary.ipynb, which writes figures/.
 demo: install
-	$(BIN)/simsvm data synth --out $(DATA) --clips-per-class 16 --duration 6
-	$(BIN)/simsvm batch parameters/demo-*.yaml --name demo --figures-dir figures
+	env $(PORTABLE_CPU) $(BIN)/simsvm data synth --out $(DATA) --clips-per-class 16 --duration 6
+	env $(PORTABLE_CPU) $(BIN)/simsvm batch parameters/demo-*.yaml --name demo --figures-dir figures
 
 test: install
 	$(BIN)/python -m pytest

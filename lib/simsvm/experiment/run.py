@@ -10,6 +10,7 @@ that was killed resumes: finished jobs are read back, not recomputed.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -157,6 +158,18 @@ def _write_network(
     write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows], provenance=provenance)
 
 
+# Settings that choose the CPU code paths of the numerical libraries (see the Makefile's PORTABLE_CPU).
+_ARITHMETIC_SETTINGS = ("MKL_CBWR", "ATEN_CPU_CAPABILITY", "NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
+
+
+def _cpu_arithmetic() -> dict:
+    """Which CPU code paths computed this session: PyTorch's capability and the settings that pin them."""
+    return {
+        "torch_capability": torch.backends.cpu.get_cpu_capability(),
+        **{name: os.environ.get(name) for name in _ARITHMETIC_SETTINGS},
+    }
+
+
 def _progress_bar(config: ExperimentConfig, jobs: list, done: set[str]) -> tqdm:
     """One line for the run, in model-epochs: networks finish in bursts, epochs arrive steadily."""
     bar = tqdm(
@@ -217,6 +230,7 @@ def run_experiment(
         "git_commit": git_commit(),
         "data_dir": str(config.data_dir),  # where the data lay this time; its fingerprint is data.json
         "data_digest": data_digest(fingerprint),
+        "cpu_arithmetic": _cpu_arithmetic(),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
     }
