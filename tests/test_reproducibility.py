@@ -1,0 +1,80 @@
+"""The committed demo figures come back on this machine, with the Makefile's portable arithmetic."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from simsvm.report import plots
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def portable_cpu_settings() -> dict[str, str]:
+    """The Makefile's PORTABLE_CPU assignments (the one place they are written)."""
+    text = (ROOT / "Makefile").read_text().replace("\\\n", " ")
+    (line,) = re.findall(r"^PORTABLE_CPU := (.*)$", text, flags=re.MULTILINE)
+    return dict(item.split("=", 1) for item in line.split())
+
+
+def test_the_portable_settings_name_the_four_libraries():
+    assert sorted(portable_cpu_settings()) == [
+        "ATEN_CPU_CAPABILITY",
+        "MKL_CBWR",
+        "NPY_DISABLE_CPU_FEATURES",
+        "OPENBLAS_CORETYPE",
+    ]
+
+
+@pytest.mark.slow
+def test_the_demo_gtzan_run_reproduces_the_committed_scores(tmp_path):
+    environment = {**os.environ, **portable_cpu_settings()}
+    simsvm = [sys.executable, "-m", "simsvm.cli"]
+    data = tmp_path / "synth"
+    subprocess.run(
+        [
+            *simsvm,
+            "data",
+            "synth",
+            "--out",
+            str(data),
+            "--datasets",
+            "gtzan",
+            "--clips-per-class",
+            "16",
+            "--duration",
+            "6",
+        ],
+        check=True,
+        env=environment,
+        capture_output=True,
+    )
+    run = subprocess.run(
+        [
+            *simsvm,
+            "run",
+            str(ROOT / "parameters" / "demo-gtzan.yaml"),
+            "--set",
+            f"data_dir={data / 'gtzan'}",
+            "--set",
+            f"results_dir={tmp_path / 'results'}",
+            "--set",
+            f"cache_dir={tmp_path / 'cache'}",
+            "--set",
+            "progress=false",
+        ],
+        env=environment,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "results" / "demo-gtzan" / "results.csv")
+    written = plots.save_table(plots.final_scores(table), tmp_path / "scores-demo-gtzan")
+    for path in written:
+        assert path.read_bytes() == (ROOT / "figures" / path.name).read_bytes(), path.name
