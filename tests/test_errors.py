@@ -56,6 +56,11 @@ PARAMETER_CASES = {
     "not a number": ({"eps": float("nan")}, r"eps: must be > 0, got nan"),
     "zero epochs": ({"epochs": 0}, r"epochs: must be >= 1"),
     "unknown backend": ({"backend": "threads"}, r"backend: 'threads' is not one of"),
+    "unit scale for classes": (
+        {"target_scale": "unit"},
+        r"target_scale: 'unit' maps regression targets; gtzan",
+    ),
+    "unknown similarity norm": ({"similarity_norm": "l1"}, r"similarity_norm: 'l1' is not one of"),
     "test split also trained on": (
         {"protocol": "split", "train_splits": ["train"], "test_split": "train"},
         r"test_split: 'train' is also in train_splits",

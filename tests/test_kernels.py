@@ -116,3 +116,31 @@ def test_baseline_cross_entropy_and_its_misuse():
     )
     with pytest.raises(ParameterError, match="cross_entropy"):
         baseline_loss(logits, logits, task="regression", kind="cross_entropy")
+
+
+@pytest.mark.parametrize("name", ["rbf", "cosine", "poly"])
+def test_the_plain_frobenius_norm_has_the_squared_loss_gradient_direction_at_another_scale(name):
+    """Eq. 7's plain norm: the same descent direction within a batch, scaled by 1 / (2 L)."""
+    kernel = make_kernel(name)
+    generator = torch.Generator().manual_seed(4)
+    features = torch.randn(30, 6, generator=generator, dtype=torch.float64, requires_grad=True)
+    annotations = torch.eye(3, dtype=torch.float64)[torch.randint(0, 3, (30,), generator=generator)]
+    squared = similarity_loss(features, annotations, kernel)
+    (grad_squared,) = torch.autograd.grad(squared, features)
+    plain = similarity_loss(features, annotations, kernel, norm="frobenius")
+    (grad_plain,) = torch.autograd.grad(plain, features)
+    assert plain.item() == pytest.approx(np.sqrt(squared.item()))
+    cosine = torch.nn.functional.cosine_similarity(grad_squared.flatten(), grad_plain.flatten(), dim=0)
+    assert cosine.item() > 0.999
+    scale = grad_squared.norm() / grad_plain.norm()
+    assert scale.item() == pytest.approx(2 * plain.item()) and abs(scale.item() - 1) > 0.1
+
+
+def test_the_plain_norm_has_a_zero_gradient_where_the_matrices_agree():
+    annotations = torch.eye(3, dtype=torch.float64)[[0, 1, 2, 0]]
+    features = annotations.clone().requires_grad_(True)
+    loss = similarity_loss(features, annotations, make_kernel("cosine"), norm="frobenius")
+    loss.backward()
+    assert loss.item() == 0.0 and torch.equal(features.grad, torch.zeros_like(features))
+    with pytest.raises(ParameterError, match="unknown similarity norm 'l1'"):
+        similarity_loss(features, annotations, make_kernel("cosine"), norm="l1")

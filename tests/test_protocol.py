@@ -209,3 +209,25 @@ def test_random_splits_protocol_and_its_significance(synth_root, tmp_path):
     assert list(significance.comparison) == ["RBF-SL vs NN", "RBF-SL vs NN", "RBF-SL vs FL", "RBF-SL vs FL"]
     assert set(significance.splits) == {4}
     assert significance["p corrected"].between(0, 1).all()
+
+
+def test_unit_target_scale_and_the_plain_norm_reach_the_loss(synth_root, tmp_path):
+    """MediaEval annotations on [0, 1] in the stored features' A, and a run with eq. 7's plain norm."""
+    from simsvm.experiment.results import load_features
+
+    config = _config(
+        synth_root,
+        tmp_path,
+        dataset="mediaeval2013",
+        approaches=["Cos-SL"],
+        target_scale="unit",
+        similarity_norm="frobenius",
+    )
+    table = run_experiment(config)
+    assert set(table.approach) == {"Cos-SL"}
+    stored = load_features(config.run_dir, "fold00-cosine")
+    assert 0 <= stored["annotations"].min() and stored["annotations"].max() <= 1
+    raw = run_experiment(
+        _config(synth_root, tmp_path, dataset="mediaeval2013", approaches=["Cos-SL"], name="raw")
+    )
+    assert not np.allclose(raw.value.to_numpy(), table.value.to_numpy(), equal_nan=True)

@@ -86,6 +86,10 @@ def test_mediaeval2013_annotations_and_songs_info(tmp_path):
         "development": ["2", "3"],
         "evaluation": ["5"],
     }
+    # target_scale: unit maps the annotators' 1-9 scale to [0, 1] (the paper's Cos-SL discussion)
+    np.testing.assert_allclose(
+        dataset.annotations(scale="unit"), [[2.0 / 8, 2.1 / 8], [2.3 / 8, 2.5 / 8], [4.5 / 8, 4.7 / 8]]
+    )
 
 
 # Ballroom: one folder per dance; allBallroomFiles lists './<Dance>/<file>.wav' per line.

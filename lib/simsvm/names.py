@@ -16,6 +16,8 @@ __all__ = [
     "NORMALISATIONS",
     "OBJECTIVES",
     "PROTOCOLS",
+    "SIMILARITY_NORMS",
+    "TARGET_SCALES",
     "TASKS",
 ]
 
@@ -38,6 +40,10 @@ TASKS = ("classification", "regression")
 # The score of each task in the results table (besides ``train_loss``).
 METRICS = {"classification": "accuracy", "regression": "pearson_r"}
 NORMALISATIONS = ("dataset", "train_only")
+# The similarity loss's norm of K(F, F) - K(A, A): its square (default) or eq. 7's plain Frobenius norm.
+SIMILARITY_NORMS = ("squared", "frobenius")
+# Regression annotations in the similarity loss: as distributed, or mapped to [0, 1] by the scale's bounds.
+TARGET_SCALES = ("raw", "unit")
 PROTOCOLS = ("cv", "split", "random_splits")
 # How the networks of a run are computed (see simsvm.train.jobs.make_backend).
 BACKENDS = ("serial", "processes", "cuda", "reference", "dask")

@@ -22,7 +22,16 @@ import yaml
 
 from simsvm.data.datasets import REGISTRY, dataset_options
 from simsvm.exceptions import ParameterError
-from simsvm.names import APPROACHES, BACKENDS, BASELINE_LOSSES, KERNELS, NORMALISATIONS, PROTOCOLS
+from simsvm.names import (
+    APPROACHES,
+    BACKENDS,
+    BASELINE_LOSSES,
+    KERNELS,
+    NORMALISATIONS,
+    PROTOCOLS,
+    SIMILARITY_NORMS,
+    TARGET_SCALES,
+)
 
 __all__ = ["EXECUTION_KEYS", "ExperimentConfig", "load_config", "yaml_problem"]
 
@@ -74,6 +83,8 @@ _CHOICES = {
     "svm_kernel": KERNELS,
     "backend": BACKENDS,
     "protocol": PROTOCOLS,
+    "similarity_norm": SIMILARITY_NORMS,
+    "target_scale": TARGET_SCALES,
 }
 
 
@@ -114,6 +125,8 @@ class ExperimentConfig:
     rho: float = 0.95
     eps: float = 1e-6
     baseline_loss: str = "sse"
+    similarity_norm: str = "squared"
+    target_scale: str = "raw"
     # similarity kernels (loss side)
     rbf_gamma: float = 0.5
     poly_degree: int = 2
@@ -169,6 +182,8 @@ class ExperimentConfig:
                 f"dataset_options: {unknown_options} not known for {self.dataset}; "
                 f"it takes {dataset_options(self.dataset) or 'none'}"
             )
+        if self.target_scale == "unit" and REGISTRY[self.dataset].TASK != "regression":
+            raise ParameterError(f"target_scale: 'unit' maps regression targets; {self.dataset} has classes")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
         if not self.name or "/" in self.name or self.name.startswith("."):

@@ -137,6 +137,7 @@ def plan_jobs(
                 learning_rate=config.learning_rate,
                 rho=config.rho,
                 eps=config.eps,
+                similarity_norm=config.similarity_norm,
             )
             evaluator = FoldEvaluator(
                 dataset=dataset.key,

@@ -95,7 +95,10 @@ def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]
             ", ".join(padded[:5]),
         )
     data = TrainingData(
-        frames=frames, targets=dataset.targets, annotations=dataset.annotations(), task=dataset.task
+        frames=frames,
+        targets=dataset.targets,
+        annotations=dataset.annotations(scale=config.target_scale),
+        task=dataset.task,
     )
     report = {"indexed": indexed, "used": len(dataset), "skipped": skipped, "padded": padded}
     return dataset, data, report

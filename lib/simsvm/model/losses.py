@@ -7,17 +7,20 @@ import torch.nn.functional as F
 
 from simsvm.exceptions import ParameterError
 from simsvm.model.kernels import Kernel
-from simsvm.names import BASELINE_LOSSES
+from simsvm.names import BASELINE_LOSSES, SIMILARITY_NORMS
 
 __all__ = ["baseline_loss", "one_hot", "similarity_loss"]
 
 
-def similarity_loss(features: torch.Tensor, annotations: torch.Tensor, kernel: Kernel) -> torch.Tensor:
-    """Squared Frobenius distance between the kernel matrices of features and annotations.
+def similarity_loss(
+    features: torch.Tensor, annotations: torch.Tensor, kernel: Kernel, *, norm: str = "squared"
+) -> torch.Tensor:
+    """Frobenius distance between the kernel matrices of features and annotations, squared by default.
 
-    ``L = ||K(F, F) - K(A, A)||_F^2`` (paper eq. 7), summed over the whole batch: the network is
-    pulled towards features whose pairwise similarities, under the SVM's kernel, are those of the
-    labels.
+    ``L = ||K(F, F) - K(A, A)||_F^2`` over the whole batch: the network is pulled towards features
+    whose pairwise similarities, under the SVM's kernel, are those of the labels.  Eq. 7 writes
+    the plain norm (``norm='frobenius'``); its square has the same minimisers and, within a
+    batch, the same gradient direction, and is smooth where the two matrices agree.
 
     Parameters
     ----------
@@ -26,13 +29,20 @@ def similarity_loss(features: torch.Tensor, annotations: torch.Tensor, kernel: K
     annotations : torch.Tensor, shape (batch, k)
         One-hot classes or raw regression targets ``A``; no gradient flows into them.
     kernel : Kernel
+    norm : {'squared', 'frobenius'}
     """
+    if norm not in SIMILARITY_NORMS:
+        raise ParameterError(f"unknown similarity norm {norm!r}; choose one of {list(SIMILARITY_NORMS)}")
     if features.shape[0] != annotations.shape[0]:
         raise ParameterError(
             f"features and annotations differ in batch size: {features.shape[0]} vs {annotations.shape[0]}"
         )
     target_gram = kernel(annotations, annotations).detach()
-    return (kernel(features, features) - target_gram).pow(2).sum()
+    squared = (kernel(features, features) - target_gram).pow(2).sum()
+    if norm == "squared":
+        return squared
+    # sqrt's derivative is infinite at 0; where the matrices agree exactly the gradient is 0 instead
+    return torch.where(squared > 0, squared, torch.ones_like(squared)).sqrt() * (squared > 0)
 
 
 def one_hot(labels: torch.Tensor, n_classes: int) -> torch.Tensor:

@@ -66,6 +66,7 @@ class TrainingSpec:
     learning_rate: float
     rho: float
     eps: float
+    similarity_norm: str = "squared"
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -128,7 +129,9 @@ def batch_loss(
     similarity objective, which reads the features alone).
     """
     if spec.objective == "similarity":
-        return similarity_loss(features, annotations.to(features.dtype), spec.kernel)
+        return similarity_loss(
+            features, annotations.to(features.dtype), spec.kernel, norm=spec.similarity_norm
+        )
     if task == "regression":
         targets = targets.to(features.dtype)
     return baseline_loss(outputs, targets, task=task, kind=spec.baseline_loss)

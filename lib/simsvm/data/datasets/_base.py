@@ -39,6 +39,8 @@ class Dataset:
     splits : dict of str to list of int
         Named fixed partitions that come with the dataset (e.g. MediaEval 2013's development and
         evaluation sets), as indices into the tracks; empty when the dataset has none.
+    target_bounds : tuple of (low, high), optional
+        The scale of each regression target (MediaEval 2013: 1 to 9), for ``annotations(scale='unit')``.
     """
 
     key: str
@@ -50,6 +52,7 @@ class Dataset:
     root: Path
     skipped: list[tuple[str, str]] = field(default_factory=list)
     splits: dict[str, list[int]] = field(default_factory=dict)
+    target_bounds: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -75,11 +78,21 @@ class Dataset:
         """Width of the network's output layer and of the annotation vectors."""
         return len(self.target_names)
 
-    def annotations(self) -> np.ndarray:
-        """The ``A`` of the similarity loss: one-hot rows for classes, raw values otherwise."""
+    def annotations(self, *, scale: str = "raw") -> np.ndarray:
+        """The ``A`` of the similarity loss: one-hot rows for classes, target values otherwise.
+
+        ``scale='unit'`` maps each regression target to [0, 1] by its scale's bounds
+        (``target_bounds``), so that e.g. MediaEval's valence 5 on the 1-9 scale becomes 0.5.
+        """
         if self.task == "classification":
             return np.eye(self.n_outputs)[self.targets]
-        return np.asarray(self.targets, dtype=np.float64)
+        values = np.asarray(self.targets, dtype=np.float64)
+        if scale == "raw":
+            return values
+        if self.target_bounds is None:
+            raise DataError(f"{self.key}: no known scale bounds for its targets; use target_scale: raw")
+        low, high = np.asarray(self.target_bounds, dtype=np.float64).T
+        return (values - low) / (high - low)
 
     def subset(self, indices: Sequence[int]) -> Dataset:
         """The tracks at ``indices``, in that order; splits are renumbered, the skipped list kept."""
@@ -94,6 +107,7 @@ class Dataset:
             targets=self.targets[indices],
             root=self.root,
             skipped=list(self.skipped),
+            target_bounds=self.target_bounds,
             splits={
                 name: [position[i] for i in members if i in position] for name, members in self.splits.items()
             },

@@ -117,4 +117,5 @@ def load(data_dir: str | Path) -> Dataset:
         targets=np.asarray(targets, dtype=np.float64).reshape(-1, len(EMOTIONS)),
         root=data_dir,
         skipped=skipped,
+        target_bounds=((0.0, 1.0),) * len(EMOTIONS),  # shares of listeners
     )

@@ -94,4 +94,5 @@ def load(data_dir: str | Path) -> Dataset:
         root=data_dir,
         skipped=skipped,
         splits=splits,
+        target_bounds=((1.0, 9.0), (1.0, 9.0)),  # the annotators' 9-point scale
     )
