@@ -19,10 +19,16 @@ def _digest(folder):
     return digest.hexdigest()
 
 
+# The options a generated set needs (the table's file and columns are the user's to name).
+OPTIONS = {
+    "table": {"table": "annotations.csv", "target_columns": ["valence", "arousal"], "split_column": "split"}
+}
+
+
 @pytest.mark.parametrize("key", sorted(REGISTRY))
 def test_loader_contract(synth_root, key):
     """Every loader: aligned ids, files and targets; existing files; targets of the right kind."""
-    dataset = load_dataset(key, synth_root / key)
+    dataset = load_dataset(key, synth_root / key, **OPTIONS.get(key, {}))
     assert len(dataset) == len(dataset.audio_paths) == len(dataset.targets) > 0
     assert len(set(dataset.track_ids)) == len(dataset)
     assert all(p.is_file() for p in dataset.audio_paths)

@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from simsvm.data.datasets import REGISTRY, dataset_options
+from simsvm.data.datasets import REGISTRY, dataset_options, dataset_task
 from simsvm.exceptions import ParameterError
 from simsvm.names import (
     APPROACHES,
@@ -182,7 +182,7 @@ class ExperimentConfig:
                 f"dataset_options: {unknown_options} not known for {self.dataset}; "
                 f"it takes {dataset_options(self.dataset) or 'none'}"
             )
-        if self.target_scale == "unit" and REGISTRY[self.dataset].TASK != "regression":
+        if self.target_scale == "unit" and dataset_task(self.dataset, self.dataset_options) != "regression":
             raise ParameterError(f"target_scale: 'unit' maps regression targets; {self.dataset} has classes")
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")

@@ -12,10 +12,10 @@ from types import ModuleType
 
 from simsvm.exceptions import DataError, ParameterError
 
-from . import ballroom, emotify, gtzan, lastfm, mediaeval2013
+from . import ballroom, emotify, folders, gtzan, lastfm, mediaeval2013, table
 from ._base import Dataset
 
-__all__ = ["REGISTRY", "Dataset", "dataset_options", "load_dataset"]
+__all__ = ["REGISTRY", "Dataset", "dataset_options", "dataset_task", "load_dataset"]
 
 REGISTRY: dict[str, ModuleType] = {
     "lastfm": lastfm,
@@ -23,6 +23,8 @@ REGISTRY: dict[str, ModuleType] = {
     "mediaeval2013": mediaeval2013,
     "gtzan": gtzan,
     "ballroom": ballroom,
+    "folders": folders,
+    "table": table,
 }
 
 
@@ -52,3 +54,9 @@ def dataset_options(key: str) -> list[str]:
     """Names of the keyword options of dataset ``key``'s loader."""
     parameters = inspect.signature(REGISTRY[key].load).parameters.values()
     return [p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def dataset_task(key: str, options: dict) -> str:
+    """``'classification'`` or ``'regression'``: what dataset ``key`` with ``options`` asks of a model."""
+    module = REGISTRY[key]
+    return module.task(options) if hasattr(module, "task") else module.TASK

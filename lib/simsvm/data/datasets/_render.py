@@ -27,10 +27,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 
 from simsvm._io import atomic_write
 
-__all__ = ["ATTRIBUTES", "Attributes", "render_clip", "sample_attributes", "write_audio", "write_rows"]
+__all__ = [
+    "ATTRIBUTES",
+    "MOOD_PROTOTYPES",
+    "Attributes",
+    "render_clip",
+    "render_set",
+    "sample_attributes",
+    "valence_arousal",
+    "write_audio",
+    "write_rows",
+]
 
 ATTRIBUTES = ("tempo", "metre", "brightness", "register", "major", "loudness", "noisiness")
 _MAJOR_SCALE = np.array([0, 2, 4, 5, 7, 9, 11])
@@ -173,3 +184,53 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 def prototype(values: tuple) -> dict:
     """A prototype tuple in :data:`ATTRIBUTES` order as a dict."""
     return dict(zip(ATTRIBUTES, values, strict=True))
+
+
+# Mood prototypes in the valence/arousal quadrants.
+MOOD_PROTOTYPES = {
+    "happy": (135, 4, 0.65, 0.60, 0.9, 0.65, 0.30),
+    "sad": (78, 3, 0.35, 0.40, 0.1, 0.30, 0.15),
+    "angry": (145, 4, 0.75, 0.35, 0.2, 0.85, 0.75),
+    "relaxed": (85, 4, 0.40, 0.55, 0.8, 0.30, 0.10),
+}
+
+
+def valence_arousal(attributes: Attributes) -> tuple[float, float]:
+    """Latent valence and arousal (about -1.5..1.5) of a clip, from its attributes."""
+    tempo = (attributes.tempo - 110.0) / 60.0
+    valence = (
+        1.6 * (attributes.major - 0.5)
+        + 0.8 * tempo
+        + 0.8 * (attributes.brightness - 0.5)
+        - 0.6 * (attributes.noisiness - 0.5)
+    )
+    arousal = (
+        1.6 * tempo
+        + 1.2 * (attributes.loudness - 0.5)
+        + 1.0 * (attributes.noisiness - 0.5)
+        + 0.4 * (attributes.brightness - 0.5)
+    )
+    return valence, arousal
+
+
+def render_set(
+    out_dir: Path,
+    clips: list[tuple[str, dict, float, float]],
+    *,
+    sample_rate: int,
+    duration: float,
+    rng: np.random.Generator,
+    progress: bool,
+) -> list[tuple[Path, Attributes]]:
+    """Render ``(relative path, prototype, spread, tempo spread)`` clips; record their attributes."""
+    written, rows = [], []
+    for relative, proto, spread, tempo_spread in tqdm(
+        clips, desc=out_dir.name, unit="clip", disable=not progress
+    ):
+        attributes = sample_attributes(proto, spread, rng, tempo_spread=tempo_spread)
+        audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
+        path = write_audio(out_dir / relative, audio, sample_rate)
+        written.append((path, attributes))
+        rows.append({"file": path.relative_to(out_dir).as_posix(), **attributes.__dict__})
+    write_rows(out_dir / "attributes.csv", rows)
+    return written

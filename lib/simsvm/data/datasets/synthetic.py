@@ -17,40 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 
 from simsvm._io import atomic_write, write_json_atomic
 from simsvm.exceptions import ParameterError
 
 from . import ballroom, emotify, gtzan, lastfm
-from ._render import Attributes, prototype, render_clip, sample_attributes, write_audio, write_rows
+from ._render import MOOD_PROTOTYPES, Attributes, prototype, render_set, valence_arousal
 
 __all__ = ["GENERATORS", "generate"]
 
 _STAMP = ".synthetic.json"
-
-
-def _render_set(
-    out_dir: Path,
-    clips: list[tuple[str, dict, float, float]],
-    *,
-    sample_rate: int,
-    duration: float,
-    rng: np.random.Generator,
-    progress: bool,
-) -> list[tuple[Path, Attributes]]:
-    """Render ``(relative path, prototype, spread, tempo spread)`` clips; record their attributes."""
-    written, rows = [], []
-    for relative, proto, spread, tempo_spread in tqdm(
-        clips, desc=out_dir.name, unit="clip", disable=not progress
-    ):
-        attributes = sample_attributes(proto, spread, rng, tempo_spread=tempo_spread)
-        audio = render_clip(attributes, duration=duration, sample_rate=sample_rate, rng=rng)
-        path = write_audio(out_dir / relative, audio, sample_rate)
-        written.append((path, attributes))
-        rows.append({"file": path.relative_to(out_dir).as_posix(), **attributes.__dict__})
-    write_rows(out_dir / "attributes.csv", rows)
-    return written
 
 
 # Genre prototypes: (tempo BPM, metre, brightness, register, P(major), loudness, noisiness).
@@ -77,7 +53,7 @@ def generate_gtzan(
         for folder in gtzan.FOLDERS
         for n in range(clips_per_class)
     ]
-    _render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
+    render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
 
 
 _EMOTIFY_PROTOTYPES = {
@@ -130,7 +106,7 @@ def generate_emotify(
         for genre in emotify.GENRES
         for n in numbers
     ]
-    written = _render_set(out_dir, clips, sample_rate=44100, duration=duration, rng=rng, progress=progress)
+    written = render_set(out_dir, clips, sample_rate=44100, duration=duration, rng=rng, progress=progress)
     responses = []
     for (_path, attributes), (genre_index, number) in zip(
         written, [(g, n) for g in range(len(emotify.GENRES)) for n in numbers], strict=True
@@ -191,7 +167,7 @@ def generate_ballroom(
             clips.append(
                 (f"BallroomData/{dance}/{name}.wav", prototype(_BALLROOM_PROTOTYPES[dance]), 0.12, 4.0)
             )
-    written = _render_set(
+    written = render_set(
         out_dir, clips[:1] + clips[2:], sample_rate=22050, duration=duration, rng=rng, progress=progress
     )
     replica = root / "ChaChaCha" / "Albums-Latin_Jam-15.wav"
@@ -201,24 +177,6 @@ def generate_ballroom(
         f"./{p.relative_to(root).as_posix()}" for p in root.rglob("*.wav") if not p.name.startswith(".")
     )
     atomic_write(root / "allBallroomFiles", lambda tmp: tmp.write_text("\n".join(listing) + "\n"))
-
-
-def _valence_arousal(attributes: Attributes) -> tuple[float, float]:
-    """Latent valence and arousal (about -1.5..1.5) of a clip, from its attributes."""
-    tempo = (attributes.tempo - 110.0) / 60.0
-    valence = (
-        1.6 * (attributes.major - 0.5)
-        + 0.8 * tempo
-        + 0.8 * (attributes.brightness - 0.5)
-        - 0.6 * (attributes.noisiness - 0.5)
-    )
-    arousal = (
-        1.6 * tempo
-        + 1.2 * (attributes.loudness - 0.5)
-        + 1.0 * (attributes.noisiness - 0.5)
-        + 0.4 * (attributes.brightness - 0.5)
-    )
-    return valence, arousal
 
 
 _SONG_PROTOTYPE = (110, 4, 0.5, 0.5, 0.5, 0.5, 0.4)
@@ -235,13 +193,13 @@ def generate_mediaeval2013(
     """
     song_ids = np.sort(rng.choice(np.arange(2, 1001), size=4 * clips_per_class, replace=False))
     clips = [(f"clips_45seconds/{song}.mp3", prototype(_SONG_PROTOTYPE), 0.25, 25.0) for song in song_ids]
-    written = _render_set(out_dir, clips, sample_rate=44100, duration=duration, rng=rng, progress=progress)
+    written = render_set(out_dir, clips, sample_rate=44100, duration=duration, rng=rng, progress=progress)
     annotations, info = [], []
     development = round(0.8 * len(song_ids))
     for position, (song, (_path, attributes)) in enumerate(zip(song_ids, written, strict=True)):
         ratings = [
             np.clip(5.0 + 2.2 * latent + rng.normal(0.0, 1.2, size=10), 1.0, 9.0)
-            for latent in _valence_arousal(attributes)
+            for latent in valence_arousal(attributes)
         ]
         valence, arousal = ratings
         annotations.append(
@@ -268,13 +226,6 @@ def generate_mediaeval2013(
     )
 
 
-# Mood prototypes in the valence/arousal quadrants.
-_LASTFM_PROTOTYPES = {
-    "happy": (135, 4, 0.65, 0.60, 0.9, 0.65, 0.30),
-    "sad": (78, 3, 0.35, 0.40, 0.1, 0.30, 0.15),
-    "angry": (145, 4, 0.75, 0.35, 0.2, 0.85, 0.75),
-    "relaxed": (85, 4, 0.40, 0.55, 0.8, 0.30, 0.10),
-}
 _LASTFM_LABEL_NOISE = 0.15  # social tags are noisy annotations
 
 
@@ -285,15 +236,58 @@ def generate_lastfm(
     clips, labels = [], []
     for mood in lastfm.MOODS:
         for _ in range(clips_per_class):
-            clips.append((f"audio/{len(clips) + 1:05d}.mp3", prototype(_LASTFM_PROTOTYPES[mood]), 0.20, 15.0))
+            clips.append((f"audio/{len(clips) + 1:05d}.mp3", prototype(MOOD_PROTOTYPES[mood]), 0.20, 15.0))
             noisy = rng.random() < _LASTFM_LABEL_NOISE
             labels.append(lastfm.MOODS[int(rng.integers(4))] if noisy else mood)
-    written = _render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
+    written = render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
     lines = ["file,label"] + [
         f"{path.relative_to(out_dir).as_posix()},{label}"
         for (path, _), label in zip(written, labels, strict=True)
     ]
     atomic_write(out_dir / "labels.csv", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
+
+
+# Your own data: a four-quadrant set as folders per class, and a regression set as a table.
+_QUADRANTS = {"Q1": "happy", "Q2": "angry", "Q3": "sad", "Q4": "relaxed"}
+
+
+def generate_folders(
+    out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
+) -> None:
+    """``<quadrant>/<session>/<clip>`` in mp3 and flac, and a ``notes/`` folder that is not a class."""
+    clips = [
+        (
+            f"{quadrant}/{('studio', 'live')[n % 2]}/{quadrant.lower()}-{n:03d}.{('mp3', 'flac')[n % 3 > 0]}",
+            prototype(MOOD_PROTOTYPES[mood]),
+            0.20,
+            15.0,
+        )
+        for quadrant, mood in _QUADRANTS.items()
+        for n in range(clips_per_class)
+    ]
+    render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
+    atomic_write(
+        out_dir / "notes" / "README.txt", lambda tmp: tmp.write_text("listening notes, not a class\n")
+    )
+
+
+def generate_table(
+    out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
+) -> None:
+    """``annotations.csv`` (file, valence, arousal on 1..9, split) beside ``clips/<n>.wav``."""
+    clips = [
+        (f"clips/{n:04d}.wav", prototype(_SONG_PROTOTYPE), 0.25, 25.0) for n in range(4 * clips_per_class)
+    ]
+    written = render_set(out_dir, clips, sample_rate=16000, duration=duration, rng=rng, progress=progress)
+    lines = ["file,valence,arousal,split"]
+    for position, (path, attributes) in enumerate(written):
+        valence, arousal = (
+            float(np.clip(5.0 + 2.2 * latent + rng.normal(0.0, 0.5), 1.0, 9.0))
+            for latent in valence_arousal(attributes)
+        )
+        split = "train" if position < round(0.8 * len(written)) else "test"
+        lines.append(f"{path.relative_to(out_dir).as_posix()},{valence:.2f},{arousal:.2f},{split}")
+    atomic_write(out_dir / "annotations.csv", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
 
 
 GENERATORS: dict[str, Callable[..., None]] = {
@@ -302,6 +296,8 @@ GENERATORS: dict[str, Callable[..., None]] = {
     "mediaeval2013": generate_mediaeval2013,
     "gtzan": generate_gtzan,
     "ballroom": generate_ballroom,
+    "folders": generate_folders,
+    "table": generate_table,
 }
 
 
@@ -325,7 +321,7 @@ def _clear_earlier_generation(folder: Path) -> None:
 def generate(
     out_dir: str | Path,
     *,
-    datasets: tuple[str, ...] = ("lastfm", "emotify", "mediaeval2013", "gtzan", "ballroom"),
+    datasets: tuple[str, ...] | None = None,
     clips_per_class: int = 20,
     duration: float = 10.0,
     seed: int = 0,
@@ -338,9 +334,12 @@ def generate(
 
     Parameters
     ----------
+    datasets : tuple of str, optional
+        Keys of :data:`GENERATORS` (default: all, the five paper datasets and the two layouts of
+        your own data, ``folders`` and ``table``).
     clips_per_class : int
-        The one size knob: clips per class (GTZAN genres, Ballroom dances, Lastfm moods), tracks
-        per genre (Emotify), and a quarter of the songs (MediaEval 2013).
+        The one size knob: clips per class (GTZAN genres, Ballroom dances, Lastfm moods, quadrant
+        folders), tracks per genre (Emotify), and a quarter of the songs (MediaEval 2013, table).
     duration : float
         Clip length in seconds; 100-frame excerpts need at least 2.5 s.
     seed : int
@@ -350,6 +349,7 @@ def generate(
     -------
     dict mapping dataset key to its folder.
     """
+    datasets = tuple(GENERATORS) if datasets is None else tuple(datasets)
     unknown = [key for key in datasets if key not in GENERATORS]
     if unknown:
         raise ParameterError(f"no generator for {unknown}; available: {sorted(GENERATORS)}")
