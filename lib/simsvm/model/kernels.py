@@ -116,7 +116,8 @@ def gram_matrix(kernel: Kernel, x: np.ndarray, y: np.ndarray | None = None) -> n
     -------
     np.ndarray, shape (n, m)
     """
-    x_t = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    y_t = x_t if y is None else torch.as_tensor(np.asarray(y, dtype=np.float64))
+    # Copies: torch allocates them aligned, so MKL takes the same path whatever numpy's alignment.
+    x_t = torch.tensor(np.asarray(x, dtype=np.float64))
+    y_t = x_t if y is None else torch.tensor(np.asarray(y, dtype=np.float64))
     with torch.no_grad():
         return kernel(x_t, y_t).numpy()

@@ -36,14 +36,18 @@ class HostFrames:
         normalisers: Sequence[Normaliser | None],
     ) -> torch.Tensor:
         files, starts = files.cpu().numpy(), starts.cpu().numpy()
-        batch = np.zeros((length, *files.shape, self.store.n_features), dtype=np.float32)
+        # Allocated by torch (64-byte aligned), filled through a numpy view: MKL's kernels depend on
+        # their inputs' alignment, and numpy's allocations fall where the heap happens to be, so a
+        # numpy-allocated batch gave last-bit differences from one run to the next.
+        tensor = torch.zeros((length, *files.shape, self.store.n_features), dtype=torch.float32)
+        batch = tensor.numpy()
         for model, normaliser in enumerate(normalisers):
             rows = np.flatnonzero(files[model] >= 0)
             piece = self.store.excerpts(
                 files[model, rows], starts[model, rows], length, normaliser=normaliser
             )
             batch[:, model, rows] = piece.transpose(1, 0, 2)
-        return torch.from_numpy(batch).to(self.device)
+        return tensor.to(self.device)
 
 
 class DeviceFrames:

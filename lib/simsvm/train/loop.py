@@ -130,7 +130,7 @@ def _snapshots(
         for model, spec in enumerate(specs):
             outputs = None
             if spec.objective == "baseline":
-                values = torch.from_numpy(features[model]).to(device)
+                values = torch.tensor(features[model], device=device)  # a torch (aligned) copy, see excerpts
                 outputs = stack.output_layer(model, values).cpu().numpy()
             snapshots.append(
                 Snapshot(epoch=epoch, train_loss=losses[model], features=features[model], outputs=outputs)
