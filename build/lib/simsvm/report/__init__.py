@@ -1,1 +1,0 @@
-"""Stage 5, the report: figures, tables and the kernel widget, drawn from results tables only."""
