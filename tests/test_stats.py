@@ -169,3 +169,13 @@ def test_pearson_r_of_a_constant_prediction_is_nan_and_so_is_the_mean():
         target_names=("valence", "arousal"),
     )
     assert np.isnan(scores["valence"]) and scores["arousal"] > 0.9 and np.isnan(scores["mean"])
+
+
+def test_the_paper_column_says_what_section_3_3_says():
+    from simsvm.report.paper import paper_significance
+
+    assert paper_significance("gtzan", "RBF-SL vs NN") == "RBF-SL better"
+    assert paper_significance("mediaeval2013", "RBF-SL vs FL") == "RBF-SL better"
+    assert paper_significance("gtzan", "RBF-SL vs FL") == "not significantly worse"
+    assert paper_significance("lastfm", "RBF-SL vs NN") == "not reported"  # the paper tests four datasets
+    assert paper_significance("folders", "RBF-SL vs NN") == "not reported"

@@ -18,7 +18,7 @@ from simsvm.data.datasets import REGISTRY
 from simsvm.exceptions import ResultsError
 from simsvm.experiment.stats import run_significance
 from simsvm.names import APPROACHES
-from simsvm.report.paper import PAPER_EMOTIFY, PAPER_SIGNIFICANCE
+from simsvm.report.paper import PAPER_EMOTIFY, paper_significance
 
 __all__ = [
     "APPROACH_COLOURS",
@@ -262,7 +262,7 @@ def write_summary(
             [run_significance(Path(results_dir) / run) for run in split_runs], ignore_index=True
         )
         significance["paper"] = [
-            PAPER_SIGNIFICANCE.get((dataset, comparison), "no significant difference")
+            paper_significance(dataset, comparison)
             for dataset, comparison in zip(significance.dataset, significance.comparison, strict=True)
         ]
         tables["significance"] = significance.set_index(["run", "comparison", "epoch"])

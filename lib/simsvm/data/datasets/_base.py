@@ -12,7 +12,7 @@ import numpy as np
 from simsvm.exceptions import DataError
 from simsvm.names import TASKS
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "unlisted_audio"]
 
 
 @dataclass
@@ -156,3 +156,17 @@ class Dataset:
             if len(self.skipped) > 5:
                 text += f"; ... {len(self.skipped) - 5} more"
         return text
+
+
+def unlisted_audio(data_dir: Path, listed: set[Path], extensions: tuple[str, ...], list_name: str) -> list:
+    """``(path, reason)`` for every audio file below ``data_dir`` that a file list leaves out.
+
+    ``listed`` holds the resolved paths the list names; hidden files are not audio.
+    """
+    return [
+        (str(path), f"audio not listed in {list_name}")
+        for path in sorted(data_dir.rglob("*"))
+        if path.suffix.lower() in extensions
+        and not path.name.startswith(".")
+        and path.resolve() not in listed
+    ]

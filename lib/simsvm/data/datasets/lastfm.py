@@ -19,7 +19,7 @@ import numpy as np
 
 from simsvm.exceptions import DataError
 
-from ._base import Dataset
+from ._base import Dataset, unlisted_audio
 
 __all__ = ["AUDIO_EXTENSIONS", "MOODS", "TASK", "load"]
 
@@ -56,13 +56,7 @@ def _from_list(data_dir: Path, label_file: Path):
     listed = {path.resolve() for path, _ in entries} | {
         (data_dir / str(f).strip()).resolve() for f in table.file
     }
-    for path in sorted(data_dir.rglob("*")):
-        if (
-            path.suffix.lower() in AUDIO_EXTENSIONS
-            and not path.name.startswith(".")
-            and path.resolve() not in listed
-        ):
-            skipped.append((str(path), f"audio not listed in {label_file.name}"))
+    skipped += unlisted_audio(data_dir, listed, AUDIO_EXTENSIONS, label_file.name)
     return entries, skipped
 
 

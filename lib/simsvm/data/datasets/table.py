@@ -21,7 +21,7 @@ import numpy as np
 
 from simsvm.exceptions import DataError
 
-from ._base import Dataset
+from ._base import Dataset, unlisted_audio
 
 __all__ = ["AUDIO_EXTENSIONS", "load", "task"]
 
@@ -99,14 +99,7 @@ def load(
             continue
         split = str(values[split_column]).strip() if split_column else None
         entries.append((data_dir / file, target, split))
-    listed = {(data_dir / f).resolve() for f in seen}
-    for audio in sorted(data_dir.rglob("*")):
-        if (
-            audio.suffix.lower() in AUDIO_EXTENSIONS
-            and not audio.name.startswith(".")
-            and audio.resolve() not in listed
-        ):
-            skipped.append((str(audio), f"audio not listed in {path.name}"))
+    skipped += unlisted_audio(data_dir, {(data_dir / f).resolve() for f in seen}, AUDIO_EXTENSIONS, path.name)
     if not entries:
         raise DataError(f"table: no usable row in {path}")
     if label_column:
