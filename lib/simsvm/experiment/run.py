@@ -222,6 +222,7 @@ def run_experiment(
     normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
     jobs = plan_jobs(config, dataset, data, normaliser)
     fingerprint = dataset.fingerprint()
+    digest = data_digest(fingerprint)
     run_dir = open_run_dir(config, fingerprint)
     done = finished_jobs(run_dir)
     todo = [job for job in jobs if job[0] not in done]
@@ -232,7 +233,7 @@ def run_experiment(
         "finished": None,
         "git_commit": git_commit(),
         "data_dir": str(config.data_dir),  # where the data lay this time; its fingerprint is data.json
-        "data_digest": data_digest(fingerprint),
+        "data_digest": digest,
         "cpu_arithmetic": _cpu_arithmetic(),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
@@ -254,7 +255,7 @@ def run_experiment(
         backend=backend,
         evaluate=[evaluator for _, _, evaluator in todo],
         progress=bar.update,
-        job_prefix=f"{config.parameters_hash()}-{data_digest(fingerprint)}-",
+        job_prefix=f"{config.parameters_hash()}-{digest}-",
         on_finished=lambda indices, worker: workers.update({todo[i][0]: worker for i in indices}),
     )
     finished = len(jobs) - len(todo)

@@ -99,10 +99,6 @@ class NetworkStack(nn.Module):
     def has_output_layer(self) -> bool:
         return self._n_outputs is not None
 
-    def network(self, model: int) -> Network:
-        """Model ``model`` of the stack (the module itself)."""
-        return self.networks[model]
-
     def features(
         self,
         frames: torch.Tensor,
