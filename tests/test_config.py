@@ -12,7 +12,8 @@ def test_defaults_are_the_papers():
     config = ExperimentConfig.from_dict(BASE)
     assert (config.folds, config.epochs, config.eval_every, config.excerpt_length) == (10, 400, 10, 100)
     assert config.hidden_sizes == [100, 50] and config.svm_c == 1.0 and config.svm_gamma == 0.5
-    assert config.approaches == ["NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL"]
+    assert config.approaches == ["NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL", "Stats"]  # the five, and ours
+    assert config.svm_tuning is None
 
 
 def test_unknown_key_is_named(tmp_path):

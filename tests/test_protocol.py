@@ -13,7 +13,7 @@ from simsvm.data.datasets import emotify
 from simsvm.exceptions import DataError, ParameterError, ResultsError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.partitions import cv_folds
-from simsvm.experiment.results import COLUMNS
+from simsvm.experiment.results import COLUMNS, load_metadata, load_predictions
 from simsvm.experiment.run import run_experiment
 from simsvm.train.backends import SerialBackend
 
@@ -51,8 +51,8 @@ def test_classification_run_writes_the_full_table(synth_root, tmp_path):
     config = _config(synth_root, tmp_path)
     table = run_experiment(config)
     assert tuple(table.columns) == COLUMNS
-    # 2 folds x 5 approaches x epochs {0, 1, 2} x (accuracy + train_loss)
-    assert len(table) == 2 * 5 * 3 * 2
+    # 2 folds x epochs {0, 1, 2} x (5 approaches x (accuracy + train_loss) + Stats' accuracy)
+    assert len(table) == 2 * 3 * (5 * 2 + 1)
     assert not table.duplicated(["approach", "fold", "epoch", "target", "metric"]).any()
     accuracy = table[table.metric == "accuracy"]
     assert accuracy.value.between(0, 1).all()
@@ -65,6 +65,21 @@ def test_classification_run_writes_the_full_table(synth_root, tmp_path):
     assert len(saved) == len(table)
     for name in ("parameters.yaml", "metadata.json"):
         assert (run_dir / name).is_file()
+    # Stats trains nothing: one score per fold, the same at every epoch, its SVM's gamma 1/160
+    stats = table[table.approach == "Stats"]
+    assert set(stats.metric) == {"accuracy"} and (stats.groupby("fold").value.nunique() == 1).all()
+    assert np.allclose(stats.svm_gamma, 1 / 160) and np.allclose(stats.svm_c, 1.0)
+    svm_rows = table[table.approach.isin(["FL", "RBF-SL"]) & (table.metric == "accuracy")]
+    assert np.allclose(svm_rows.svm_gamma, 0.5) and table[table.approach == "NN"].svm_c.isna().all()
+    # the last epoch's test predictions: every test file once per approach, and they give the accuracy
+    predictions = load_predictions(run_dir)
+    assert set(predictions.epoch) == {2}
+    n_files = load_metadata(run_dir)["load_report"]["used"]
+    assert (predictions.groupby("approach").track.agg(["nunique", "size"]) == n_files).all().all()
+    last = table[(table.epoch == 2) & (table.metric == "accuracy")]
+    for (approach, fold), rows in predictions.groupby(["approach", "fold"]):
+        accuracy = (rows.predicted == rows.actual).mean()
+        assert accuracy == pytest.approx(last[(last.approach == approach) & (last.fold == fold)].value.item())
 
 
 def test_regression_run_reports_r_per_target_and_mean(synth_root, tmp_path):
@@ -97,6 +112,11 @@ def test_the_gpu_arrangement_gives_the_table_of_one_network_at_a_time(synth_root
     pd.testing.assert_frame_equal(together, one_at_a_time, check_exact=False, atol=1e-6)
 
 
+def _networks_done(jobs_folder):
+    """Finished network jobs (the Stats baseline's jobs finish before any network starts)."""
+    return [path for path in jobs_folder.glob("*.csv") if not path.stem.endswith("-stats")]
+
+
 def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
     clean = run_experiment(_config(synth_root, tmp_path, name="clean", epochs=4))
     config = _config(synth_root, tmp_path, name="killed", epochs=4)
@@ -111,12 +131,12 @@ def test_killed_run_resumes_to_the_same_table(synth_root, tmp_path):
     )
     jobs = tmp_path / "results" / "killed" / "jobs"
     deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None and len(list(jobs.glob("*.csv"))) < 2:
+    while time.time() < deadline and process.poll() is None and len(_networks_done(jobs)) < 2:
         time.sleep(0.05)
     assert process.poll() is None, process.stderr.read().decode()
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
-    finished_before = len(list(jobs.glob("*.csv")))
+    finished_before = len(_networks_done(jobs))
     assert 2 <= finished_before < 8
     assert not (tmp_path / "results" / "killed" / "results.csv").exists()
     resumed = run_experiment(config)
@@ -201,14 +221,61 @@ def test_random_splits_protocol_and_its_significance(synth_root, tmp_path):
         protocol="random_splits",
         splits=4,
         test_share=0.2,
-        approaches=["NN", "FL", "RBF-SL"],
+        approaches=["NN", "FL", "RBF-SL", "Stats"],
     )
     table = run_experiment(config)
     assert set(table.protocol) == {"random_splits"} and set(table.fold) == {0, 1, 2, 3}
     significance = run_significance(tmp_path / "results" / "tiny", epochs=(0, 2))
-    assert list(significance.comparison) == ["RBF-SL vs NN", "RBF-SL vs NN", "RBF-SL vs FL", "RBF-SL vs FL"]
-    assert set(significance.splits) == {4}
+    assert list(significance.comparison) == [f"RBF-SL vs {b}" for b in ("NN", "FL", "Stats") for _ in (0, 2)]
+    assert set(significance.splits) == {4} and set(significance.target) == {"all"}
     assert significance["p corrected"].between(0, 1).all()
+
+
+def test_regression_significance_per_target_and_on_the_mean(synth_root, tmp_path):
+    from simsvm.experiment.stats import run_significance
+
+    config = _config(
+        synth_root,
+        tmp_path,
+        dataset="mediaeval2013",
+        protocol="random_splits",
+        splits=3,
+        test_share=0.2,
+        approaches=["NN", "RBF-SL"],
+    )
+    table = run_experiment(config)
+    significance = run_significance(config.run_dir)
+    assert list(significance.target) == ["mean", "valence", "arousal"]
+    assert set(significance.comparison) == {"RBF-SL vs NN"}
+    last = table[(table.epoch == 2) & (table.metric == "pearson_r")]
+    for target, mean in zip(significance.target, significance["mean approach"], strict=True):
+        assert mean == pytest.approx(last[(last.approach == "RBF-SL") & (last.target == target)].value.mean())
+    r2 = table[table.metric == "r2"]
+    assert set(r2.target) == {"valence", "arousal", "mean"} and (r2.value <= 1).all()
+
+
+def test_tuned_svms_record_their_choices(synth_root, tmp_path):
+    grid = {"C": [0.5, 2.0], "gamma": [0.1, 1.0], "folds": 2}
+    config = _config(
+        synth_root, tmp_path, dataset="mediaeval2013", approaches=["FL", "Stats"], svm_tuning=grid
+    )
+    table = run_experiment(config)
+    scored = table[table.metric == "pearson_r"]
+    per_target = scored[scored.target != "mean"]
+    assert set(per_target.svm_c) <= {0.5, 2.0} and set(per_target.svm_gamma) <= {0.1, 1.0}
+    assert set(per_target.approach) == {"FL", "Stats"}
+    # a tuned run is another run: the grid is part of the science
+    assert config.parameters_hash() != config.replace(svm_tuning=None).parameters_hash()
+
+
+def test_too_few_files_per_class_for_the_inner_folds_fails_before_training(synth_root, tmp_path):
+    grid = {"C": [1.0], "gamma": [0.5], "folds": 3}
+    config = _config(synth_root, tmp_path, approaches=["RBF-SL"], svm_tuning=grid)  # 3 files per genre
+    with pytest.raises(
+        ParameterError, match=r"svm_tuning.folds: 3 inner folds but a class has 1 training files in fold 0"
+    ):
+        run_experiment(config)
+    assert not (tmp_path / "results" / "tiny" / "jobs").exists()
 
 
 def test_unit_target_scale_and_the_plain_norm_reach_the_loss(synth_root, tmp_path):
@@ -231,3 +298,40 @@ def test_unit_target_scale_and_the_plain_norm_reach_the_loss(synth_root, tmp_pat
         _config(synth_root, tmp_path, dataset="mediaeval2013", approaches=["Cos-SL"], name="raw")
     )
     assert not np.allclose(raw.value.to_numpy(), table.value.to_numpy(), equal_nan=True)
+
+
+def test_unit_target_scale_of_a_table_uses_each_training_part(synth_root, tmp_path):
+    """A table says nothing of its scale: each fold's training files span [0, 1] in the loss's A."""
+    from simsvm.experiment.results import load_features
+
+    options = {"table": "annotations.csv", "target_columns": ["valence", "arousal"]}
+    config = _config(
+        synth_root,
+        tmp_path,
+        dataset="table",
+        dataset_options=options,
+        approaches=["RBF-SL"],
+        target_scale="unit",
+    )
+    run_experiment(config)
+    for fold in (0, 1):
+        stored = load_features(config.run_dir, f"fold{fold:02d}-rbf")
+        train = stored["annotations"][: stored["n_train"]]
+        np.testing.assert_allclose(train.min(axis=0), 0.0, atol=1e-6)
+        np.testing.assert_allclose(train.max(axis=0), 1.0, atol=1e-6)
+    # a target without range over a training part cannot be mapped, and says so before training
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    lines = (synth_root / "table" / "annotations.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    column = header.index("arousal")
+    rows = [line.split(",") for line in lines[1:]]
+    for row in rows:
+        row[column] = "5"
+        (flat / row[0]).parent.mkdir(parents=True, exist_ok=True)
+        (flat / row[0]).symlink_to(synth_root / "table" / row[0])
+    (flat / "annotations.csv").write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
+    with pytest.raises(
+        DataError, match="target_scale: unit: arousal is 5.0 for every training file of fold 0"
+    ):
+        run_experiment(config.replace(name="flat", data_dir=str(flat)))

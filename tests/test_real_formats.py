@@ -14,6 +14,7 @@ import pytest
 
 from simsvm.data.datasets import load_dataset
 from simsvm.exceptions import DataError
+from simsvm.train.spec import unit_scaled
 
 
 def _touch(root: Path, *names: str) -> None:
@@ -88,7 +89,8 @@ def test_mediaeval2013_annotations_and_songs_info(tmp_path):
     }
     # target_scale: unit maps the annotators' 1-9 scale to [0, 1] (the paper's Cos-SL discussion)
     np.testing.assert_allclose(
-        dataset.annotations(scale="unit"), [[2.0 / 8, 2.1 / 8], [2.3 / 8, 2.5 / 8], [4.5 / 8, 4.7 / 8]]
+        unit_scaled(dataset.annotations(), dataset.target_bounds),
+        [[2.0 / 8, 2.1 / 8], [2.3 / 8, 2.5 / 8], [4.5 / 8, 4.7 / 8]],
     )
 
 

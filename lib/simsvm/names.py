@@ -16,20 +16,23 @@ __all__ = [
     "NORMALISATIONS",
     "OBJECTIVES",
     "PROTOCOLS",
+    "SECONDARY_METRICS",
     "SIMILARITY_NORMS",
     "TARGET_SCALES",
     "TASKS",
 ]
 
-# The five approaches compared (paper section 3), in the order of every table and plot.
-APPROACHES = ("NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL")
-# The network each approach evaluates: NN and FL read the same baseline network.
+# The paper's five approaches (its section 3) and Stats, a baseline without training: the SVM on
+# each file's mean and standard deviation over time of its frames.  The order of every table and plot.
+APPROACHES = ("NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL", "Stats")
+# The network each approach evaluates: NN and FL read the same baseline network; Stats none.
 APPROACH_NETWORKS = {
     "NN": "baseline",
     "FL": "baseline",
     "RBF-SL": "rbf",
     "Cos-SL": "cosine",
     "Poly-SL": "poly",
+    "Stats": None,
 }
 # Kernels of the similarity loss and of the SVM (one implementation serves both).
 KERNELS = ("rbf", "cosine", "poly")
@@ -39,6 +42,8 @@ BASELINE_LOSSES = ("sse", "cross_entropy")
 TASKS = ("classification", "regression")
 # The score of each task in the results table (besides ``train_loss``).
 METRICS = {"classification": "accuracy", "regression": "pearson_r"}
+# Scores reported beside the task's metric (regression: the coefficient of determination).
+SECONDARY_METRICS = {"classification": (), "regression": ("r2",)}
 NORMALISATIONS = ("dataset", "train_only")
 # The similarity loss's norm of K(F, F) - K(A, A): its square (default) or eq. 7's plain Frobenius norm.
 SIMILARITY_NORMS = ("squared", "frobenius")

@@ -28,6 +28,7 @@ __all__ = [
     "FrameStore",
     "Normaliser",
     "extract_frames",
+    "frame_statistics",
     "load_frames",
 ]
 
@@ -213,6 +214,21 @@ class FrameStore:
             piece = self.sequence(int(index))[int(start) : int(start) + length]
             batch[row, : piece.shape[0]] = piece if normaliser is None else normaliser.transform(piece)
         return batch
+
+
+def frame_statistics(store: FrameStore) -> np.ndarray:
+    """Each file's mean and standard deviation over time of every frame dimension.
+
+    Returns
+    -------
+    np.ndarray, shape (len(store), 2 * n_features), float64
+        Means first, then standard deviations.
+    """
+    rows = []
+    for index in range(len(store)):
+        frames = np.asarray(store.sequence(index), dtype=np.float64)
+        rows.append(np.concatenate([frames.mean(axis=0), frames.std(axis=0)]))
+    return np.stack(rows)
 
 
 def load_frames(

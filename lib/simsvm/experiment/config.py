@@ -22,6 +22,7 @@ import yaml
 
 from simsvm.data.datasets import REGISTRY, dataset_options, dataset_task
 from simsvm.exceptions import ParameterError
+from simsvm.experiment.scoring import SvmGrid
 from simsvm.names import (
     APPROACHES,
     BACKENDS,
@@ -135,6 +136,8 @@ class ExperimentConfig:
     svm_kernel: str = "rbf"
     svm_c: float = 1.0
     svm_gamma: float = 0.5
+    # {C: [...], gamma: [...], folds: 3}: choose C and gamma by inner CV on each training part
+    svm_tuning: Optional[dict[str, Any]] = None  # noqa: UP045
     # execution
     backend: str = "processes"
     workers: Optional[int] = None  # noqa: UP045 - papermill and get_type_hints read Optional
@@ -184,6 +187,8 @@ class ExperimentConfig:
             )
         if self.target_scale == "unit" and dataset_task(self.dataset, self.dataset_options) != "regression":
             raise ParameterError(f"target_scale: 'unit' maps regression targets; {self.dataset} has classes")
+        if self.svm_tuning is not None:
+            self.svm_tuning = SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel).to_dict()
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
         if not self.name or "/" in self.name or self.name.startswith("."):

@@ -1,41 +1,87 @@
-"""The paper's protocol as training jobs: one network per fold and approach, and how each is scored.
+"""The paper's protocol as jobs: one network per fold and approach, the Stats baseline, and scoring.
 
 :func:`plan_jobs` turns a parameter set and a dataset into ``(name, spec, evaluator)`` triples:
 for every fold (or split) of :func:`~simsvm.experiment.partitions.partitions`, one network per
 kind the approaches need (NN and FL share the baseline network), seeded from the run's seed.
-A :class:`FoldEvaluator` turns each snapshot of that network into result rows: the SVM / SVR on
-the fold's training features scored on its test features, and for NN the network's own output.
+A :class:`FoldEvaluator` turns each snapshot of that network into an :class:`Evaluation`: result
+rows of the SVM / SVR on the fold's training features scored on its test features (and for NN
+of the network's own output), and the test files' predictions.  :func:`plan_statistics_jobs`
+gives the Stats baseline's :class:`StatisticsJob` per fold: no network, the same SVM.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from simsvm.data.datasets import Dataset
 from simsvm.data.frames import Normaliser
+from simsvm.exceptions import DataError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.partitions import partitions
-from simsvm.experiment.scoring import score_network_outputs, score_svm
+from simsvm.experiment.scoring import (
+    SvmChoice,
+    SvmGrid,
+    inner_folds,
+    network_predictions,
+    score_predictions,
+    svm_predict,
+)
 from simsvm.model.kernels import Kernel, make_kernel
-from simsvm.names import APPROACH_NETWORKS, METRICS
-from simsvm.train.spec import Snapshot, TrainingData, TrainingSpec
+from simsvm.names import APPROACH_NETWORKS
+from simsvm.train.spec import Snapshot, TrainingData, TrainingSpec, evaluated_epochs
 
-__all__ = ["FoldEvaluator", "job_seed", "plan_jobs"]
+__all__ = [
+    "Evaluation",
+    "FoldEvaluator",
+    "StatisticsJob",
+    "job_seed",
+    "plan_jobs",
+    "plan_statistics_jobs",
+    "svm_grid",
+]
 
 # Stable numbers for seeding, so that adding an approach never changes another network's seed.
-_NETWORK_IDS = {"baseline": 0, "rbf": 1, "cosine": 2, "poly": 3}
+# "svm" seeds the inner folds of svm_tuning, shared by every approach of a fold.
+_NETWORK_IDS = {"baseline": 0, "rbf": 1, "cosine": 2, "poly": 3, "svm": 4}
 
 
 def job_seed(seed: int, fold: int, network: str) -> int:
-    """The seed of one network on one fold, derived from the run's seed."""
+    """The seed of one network on one fold (weights, excerpts), or of the fold's inner SVM folds."""
     return int(np.random.SeedSequence([seed, fold, _NETWORK_IDS[network]]).generate_state(1)[0])
+
+
+def svm_grid(config: ExperimentConfig) -> SvmGrid | None:
+    """The grid of ``svm_tuning``, or ``None`` for the fixed ``svm_c`` and ``svm_gamma``."""
+    if config.svm_tuning is None:
+        return None
+    return SvmGrid.from_dict(config.svm_tuning, kernel=config.svm_kernel)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One snapshot scored: result rows, the features scored, and the test files' predictions.
+
+    ``predictions`` maps each approach to its predicted classes ``(n_test,)`` or values
+    ``(n_test, k)``, in the order of the fold's test files.
+    """
+
+    epoch: int
+    rows: list[dict]
+    features: np.ndarray
+    predictions: dict[str, np.ndarray]
+
+    def at_epoch(self, epoch: int) -> Evaluation:
+        """The same scores, filed under another epoch (the Stats baseline does not change with training)."""
+        return dataclasses.replace(self, epoch=epoch, rows=[{**row, "epoch": epoch} for row in self.rows])
 
 
 @dataclass(frozen=True)
 class FoldEvaluator:
-    """Turns a snapshot of one network on one fold into result rows (runs inside the worker).
+    """Turns a snapshot of one network on one fold into an :class:`Evaluation` (runs in the worker).
 
     The snapshot's features are those of ``train_indices`` followed by ``test_indices``.
     """
@@ -53,37 +99,53 @@ class FoldEvaluator:
     svm_kernel: Kernel
     svm_c: float
     job: str
+    svm_grid: SvmGrid | None = None
+    svm_seed: int = 0
 
-    def __call__(self, snapshot: Snapshot) -> tuple[int, list[dict], np.ndarray]:
-        """``(epoch, result rows, features)``: the features travel back to be kept beside the rows."""
-        rows = []
-        metric = METRICS[self.task]
+    def __call__(self, snapshot: Snapshot) -> Evaluation:
+        rows, predictions = [], {}
         for approach in self.approaches:
             if approach == "NN":
-                scores = score_network_outputs(
-                    snapshot.outputs[self.n_train :],
-                    self.test_targets,
-                    task=self.task,
-                    target_names=self.target_names,
-                )
+                predicted = network_predictions(snapshot.outputs[self.n_train :], task=self.task)
+                choices = None
             else:
-                scores = score_svm(
+                predicted, choices = svm_predict(
                     snapshot.features[: self.n_train],
                     self.train_targets,
                     snapshot.features[self.n_train :],
-                    self.test_targets,
                     task=self.task,
-                    target_names=self.target_names,
                     kernel=self.svm_kernel,
                     C=self.svm_c,
+                    grid=self.svm_grid,
+                    seed=self.svm_seed,
                 )
-            rows += [
-                self._row(approach, snapshot.epoch, target, metric, value) for target, value in scores.items()
-            ]
-            rows.append(self._row(approach, snapshot.epoch, "all", "train_loss", snapshot.train_loss))
-        return snapshot.epoch, rows, snapshot.features
+            predictions[approach] = predicted
+            scores = score_predictions(
+                predicted, self.test_targets, task=self.task, target_names=self.target_names
+            )
+            for metric, values in scores.items():
+                for target, value in values.items():
+                    choice = self._choice(choices, target)
+                    rows.append(self._row(approach, snapshot.epoch, target, metric, value, choice))
+            if APPROACH_NETWORKS[approach] is not None:  # Stats trains nothing
+                rows.append(
+                    self._row(approach, snapshot.epoch, "all", "train_loss", snapshot.train_loss, None)
+                )
+        return Evaluation(
+            epoch=snapshot.epoch, rows=rows, features=snapshot.features, predictions=predictions
+        )
 
-    def _row(self, approach: str, epoch: int, target: str, metric: str, value: float) -> dict:
+    def _choice(self, choices: list[SvmChoice] | None, target: str) -> SvmChoice | None:
+        """The SVM settings behind one score row; a mean over targets has them only when all agree."""
+        if choices is None:
+            return None
+        if target in self.target_names and self.task == "regression":
+            return choices[self.target_names.index(target)]
+        return choices[0] if len(set(choices)) == 1 else None
+
+    def _row(
+        self, approach: str, epoch: int, target: str, metric: str, value: float, choice: SvmChoice | None
+    ) -> dict:
         return {
             "dataset": self.dataset,
             "approach": approach,
@@ -93,15 +155,109 @@ class FoldEvaluator:
             "target": target,
             "metric": metric,
             "value": value,
+            "svm_c": math.nan if choice is None else choice.C,
+            "svm_gamma": math.nan if choice is None or choice.gamma is None else choice.gamma,
             "seed": self.seed,
             "job": self.job,
         }
+
+
+@dataclass(frozen=True)
+class StatisticsJob:
+    """The Stats baseline on one fold: per-file frame statistics, standardised, into the same SVM.
+
+    Features are each file's mean and standard deviation over time of its normalised frames,
+    standardised per dimension on the fold's training files.  The frame normalisation is an
+    affine map per dimension, so after that standardisation it cancels: the statistics of the
+    raw frames (:func:`~simsvm.data.frames.frame_statistics`, computed once per run) give the
+    same features whichever normalisation the networks read.  Nothing is trained, so the scores
+    are computed once and filed under every evaluated epoch, which draws a flat line on the
+    curves and puts Stats in every table at every epoch.
+    """
+
+    name: str
+    train_indices: tuple[int, ...]
+    test_indices: tuple[int, ...]
+    epochs: tuple[int, ...]
+    evaluator: FoldEvaluator
+
+    def __call__(self, statistics: np.ndarray) -> list[Evaluation]:
+        train = statistics[list(self.train_indices)]
+        mean, spread = train.mean(axis=0), train.std(axis=0)
+        spread = np.where(spread > 0, spread, 1.0)  # a dimension constant over the training part
+        features = (statistics[list(self.train_indices + self.test_indices)] - mean) / spread
+        evaluation = self.evaluator(Snapshot(epoch=0, train_loss=math.nan, features=features))
+        return [evaluation.at_epoch(epoch) for epoch in self.epochs]
 
 
 def _loss_kernel(config: ExperimentConfig, network: str) -> Kernel | None:
     if network == "baseline":
         return None
     return make_kernel(network, gamma=config.rbf_gamma, degree=config.poly_degree, offset=config.poly_offset)
+
+
+def _checked_folds(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The run's folds, each checked against the inner CV of ``svm_tuning`` before anything trains."""
+    folds = partitions(config, dataset)
+    grid = svm_grid(config)
+    if grid is not None:
+        for fold, (train, _) in enumerate(folds):
+            inner_folds(
+                dataset.targets[train], task=dataset.task, folds=grid.folds, seed=0, where=f" in fold {fold}"
+            )
+    return folds
+
+
+def _evaluator(
+    config: ExperimentConfig,
+    dataset: Dataset,
+    fold: int,
+    train: np.ndarray,
+    test: np.ndarray,
+    approaches: tuple[str, ...],
+    seed: int,
+    job: str,
+    svm_kernel: Kernel,
+) -> FoldEvaluator:
+    return FoldEvaluator(
+        dataset=dataset.key,
+        protocol=config.protocol,
+        task=dataset.task,
+        target_names=dataset.target_names,
+        approaches=approaches,
+        fold=fold,
+        seed=seed,
+        n_train=len(train),
+        train_targets=dataset.targets[train],
+        test_targets=dataset.targets[test],
+        svm_kernel=svm_kernel,
+        svm_c=config.svm_c,
+        job=job,
+        svm_grid=svm_grid(config),
+        svm_seed=job_seed(config.seed, fold, "svm"),
+    )
+
+
+def _annotation_bounds(
+    config: ExperimentConfig, dataset: Dataset, train: np.ndarray, fold: int
+) -> tuple[tuple[float, float], ...] | None:
+    """The bounds ``target_scale: unit`` maps each regression target by: its scale's, where the
+    dataset has one (MediaEval 2013: 1 to 9), else the training part's minimum and maximum."""
+    if config.target_scale != "unit":
+        return None
+    if dataset.target_bounds is not None:
+        return tuple((float(low), float(high)) for low, high in dataset.target_bounds)
+    values = dataset.targets[train]
+    bounds = tuple(
+        (float(low), float(high)) for low, high in zip(values.min(axis=0), values.max(axis=0), strict=True)
+    )
+    for name, (low, high) in zip(dataset.target_names, bounds, strict=True):
+        if low == high:
+            raise DataError(
+                f"target_scale: unit: {name} is {low} for every training file of fold {fold}; "
+                "it has no range to map to [0, 1]"
+            )
+    return bounds
 
 
 def plan_jobs(
@@ -111,12 +267,12 @@ def plan_jobs(
 
     ``normaliser`` is the dataset-wide one, or ``None`` to fit one per fold on its training files.
     """
-    networks = list(dict.fromkeys(APPROACH_NETWORKS[a] for a in config.approaches))
+    networks = [n for n in dict.fromkeys(APPROACH_NETWORKS[a] for a in config.approaches) if n is not None]
     svm_kernel = make_kernel(
         config.svm_kernel, gamma=config.svm_gamma, degree=config.poly_degree, offset=config.poly_offset
     )
     jobs = []
-    for fold, (train, test) in enumerate(partitions(config, dataset)):
+    for fold, (train, test) in enumerate(_checked_folds(config, dataset)):
         fold_normaliser = normaliser or Normaliser().fit(data.frames, train)
         for network in networks:
             seed = job_seed(config.seed, fold, network)
@@ -138,21 +294,42 @@ def plan_jobs(
                 rho=config.rho,
                 eps=config.eps,
                 similarity_norm=config.similarity_norm,
+                annotation_bounds=_annotation_bounds(config, dataset, train, fold),
             )
-            evaluator = FoldEvaluator(
-                dataset=dataset.key,
-                protocol=config.protocol,
-                task=dataset.task,
-                target_names=dataset.target_names,
-                approaches=tuple(a for a in config.approaches if APPROACH_NETWORKS[a] == network),
-                fold=fold,
-                seed=seed,
-                n_train=len(train),
-                train_targets=dataset.targets[train],
-                test_targets=dataset.targets[test],
-                svm_kernel=svm_kernel,
-                svm_c=config.svm_c,
-                job=spec.name,
+            approaches = tuple(a for a in config.approaches if APPROACH_NETWORKS[a] == network)
+            evaluator = _evaluator(
+                config, dataset, fold, train, test, approaches, seed, spec.name, svm_kernel
             )
             jobs.append((spec.name, spec, evaluator))
+    return jobs
+
+
+def plan_statistics_jobs(config: ExperimentConfig, dataset: Dataset, n_features: int) -> list[StatisticsJob]:
+    """The Stats baseline's job per fold (none unless ``Stats`` is among the approaches).
+
+    ``n_features`` is the frame dimension; the statistics have twice as many.  The paper's
+    ``svm_gamma`` = 0.5 suits 50 features in [-1, 1]; on 2 x 80 standardised statistics it would
+    make every pair of files nearly orthogonal, so an RBF SVM here takes gamma = 1 / n_features
+    of its own input, unless ``svm_tuning`` chooses it.
+    """
+    if "Stats" not in config.approaches:
+        return []
+    width = 2 * n_features
+    svm_kernel = make_kernel(
+        config.svm_kernel, gamma=1.0 / width, degree=config.poly_degree, offset=config.poly_offset
+    )
+    jobs = []
+    for fold, (train, test) in enumerate(_checked_folds(config, dataset)):
+        name = f"fold{fold:02d}-stats"
+        seed = job_seed(config.seed, fold, "svm")  # nothing is trained; the seed of its inner folds
+        evaluator = _evaluator(config, dataset, fold, train, test, ("Stats",), seed, name, svm_kernel)
+        jobs.append(
+            StatisticsJob(
+                name=name,
+                train_indices=tuple(int(i) for i in train),
+                test_indices=tuple(int(i) for i in test),
+                epochs=evaluated_epochs(config.epochs, config.eval_every),
+                evaluator=evaluator,
+            )
+        )
     return jobs

@@ -7,8 +7,10 @@ Layout of a run folder ``results/<run>/``::
     metadata.json     library version, git commit, seeds per job, dataset report, timings
     jobs/<job>.csv    rows of one finished job (one network on one fold), written atomically
     jobs/<job>.json   its provenance: worker, seed, parameters hash and file, git commit
+    predictions/<job>.csv  each test file's prediction per approach at the last evaluated epoch
     features/<job>.npz  the job's learned features at every evaluated epoch (``save_features``)
     results.csv       all job files merged and sorted, written atomically at the end
+    predictions.csv   all prediction files merged (confusion matrices), written with results.csv
 
 A job file exists only once its job finished, so a restarted run skips exactly the finished jobs
 and the merged table can hold neither duplicates nor half a job.  A run is identified by its
@@ -35,12 +37,15 @@ from simsvm.experiment.config import ExperimentConfig
 
 __all__ = [
     "COLUMNS",
+    "PREDICTIONS_FILE",
+    "PREDICTION_COLUMNS",
     "RESULTS_FILE",
     "data_digest",
     "finished_jobs",
     "git_commit",
     "load_features",
     "load_metadata",
+    "load_predictions",
     "load_provenance",
     "load_results",
     "merge_jobs",
@@ -50,8 +55,27 @@ __all__ = [
     "write_job",
 ]
 
-COLUMNS = ("dataset", "approach", "protocol", "fold", "epoch", "target", "metric", "value", "seed", "job")
+# svm_c and svm_gamma: what the SVM behind a score was fitted with (NaN for NN and training losses).
+COLUMNS = (
+    "dataset",
+    "approach",
+    "protocol",
+    "fold",
+    "epoch",
+    "target",
+    "metric",
+    "value",
+    "svm_c",
+    "svm_gamma",
+    "seed",
+    "job",
+)
+# Columns a table written before they existed may lack; they read as NaN.
+_LATER_COLUMNS = ("svm_c", "svm_gamma")
 RESULTS_FILE = "results.csv"
+# One row per test file, approach and target: class names, or values for regression.
+PREDICTION_COLUMNS = ("job", "fold", "epoch", "approach", "track", "target", "predicted", "actual")
+PREDICTIONS_FILE = "predictions.csv"
 _MISSING = object()
 _SORT = ["dataset", "protocol", "approach", "fold", "epoch", "metric", "target"]
 
@@ -67,13 +91,26 @@ def _csv(table: pd.DataFrame) -> str:
     return buffer.getvalue()
 
 
-def write_job(run_dir: str | Path, job: str, rows: Iterable[dict], *, provenance: dict | None = None) -> Path:
-    """Write the rows of one finished job atomically, its provenance first (``jobs/<job>.json``).
+def write_job(
+    run_dir: str | Path,
+    job: str,
+    rows: Iterable[dict],
+    *,
+    provenance: dict | None = None,
+    predictions: pd.DataFrame | None = None,
+) -> Path:
+    """Write the rows of one finished job atomically, its provenance (``jobs/<job>.json``) and
+    test predictions (``predictions/<job>.csv``, :data:`PREDICTION_COLUMNS`) first.
 
     The rows file is what marks a job finished, so it is written last.
     """
     if provenance is not None:
         write_json_atomic(Path(run_dir) / "jobs" / f"{job}.json", provenance)
+    if predictions is not None:
+        write_text_atomic(
+            Path(run_dir) / "predictions" / f"{job}.csv",
+            _csv(predictions.reindex(columns=list(PREDICTION_COLUMNS))),
+        )
     return write_text_atomic(Path(run_dir) / "jobs" / f"{job}.csv", _csv(_table(rows)))
 
 
@@ -139,8 +176,12 @@ def finished_jobs(run_dir: str | Path) -> set[str]:
 
 
 def merge_jobs(run_dir: str | Path, jobs: Iterable[str]) -> pd.DataFrame:
-    """Merge the given jobs' files into ``results.csv`` (atomically) and return the table."""
+    """Merge the given jobs' files into ``results.csv`` and ``predictions.csv`` (each atomically).
+
+    Returns the results table.
+    """
     run_dir = Path(run_dir)
+    jobs = list(jobs)
     parts = []
     for job in jobs:
         path = run_dir / "jobs" / f"{job}.csv"
@@ -150,8 +191,23 @@ def merge_jobs(run_dir: str | Path, jobs: Iterable[str]) -> pd.DataFrame:
             )
         parts.append(_read_table(path))
     table = _table(pd.concat(parts, ignore_index=True).to_dict("records") if parts else [])
+    predictions = [run_dir / "predictions" / f"{job}.csv" for job in jobs]
+    predictions = [
+        pd.read_csv(path, keep_default_na=False, na_values=["nan"]) for path in predictions if path.is_file()
+    ]
+    if predictions:
+        merged = pd.concat(predictions, ignore_index=True)
+        write_text_atomic(run_dir / PREDICTIONS_FILE, _csv(merged.reindex(columns=list(PREDICTION_COLUMNS))))
     write_text_atomic(run_dir / RESULTS_FILE, _csv(table))
     return table
+
+
+def load_predictions(run_dir: str | Path) -> pd.DataFrame:
+    """A run's merged test predictions (:data:`PREDICTION_COLUMNS`), from its last evaluated epoch."""
+    path = Path(run_dir) / PREDICTIONS_FILE
+    if not path.is_file():
+        raise ResultsError(f"no predictions at {path}; has the run finished (with this version of simsvm)?")
+    return pd.read_csv(path, keep_default_na=False, na_values=["nan"])
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:
@@ -167,10 +223,10 @@ def _read_table(path: Path) -> pd.DataFrame:
         table = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ResultsError(f"{path} is not a readable results table: {error}".splitlines()[0]) from error
-    missing = [column for column in COLUMNS if column not in table.columns]
+    missing = [column for column in COLUMNS if column not in table.columns and column not in _LATER_COLUMNS]
     if missing:
         raise ResultsError(f"{path} lacks the columns {missing} of a results table")
-    return table
+    return table.reindex(columns=[*COLUMNS, *(c for c in table.columns if c not in COLUMNS)])
 
 
 def load_metadata(run_dir: str | Path) -> dict:

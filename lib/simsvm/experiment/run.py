@@ -22,10 +22,10 @@ from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 from simsvm._io import write_json_atomic
 from simsvm._version import __version__
 from simsvm.data.datasets import Dataset, load_dataset
-from simsvm.data.frames import FrameParameters, Normaliser, load_frames
+from simsvm.data.frames import FrameParameters, Normaliser, frame_statistics, load_frames
 from simsvm.exceptions import DataError
 from simsvm.experiment.config import ExperimentConfig
-from simsvm.experiment.protocol import plan_jobs
+from simsvm.experiment.protocol import Evaluation, StatisticsJob, plan_jobs, plan_statistics_jobs
 from simsvm.experiment.results import (
     data_digest,
     finished_jobs,
@@ -39,7 +39,7 @@ from simsvm.experiment.results import (
 )
 from simsvm.train.backends import Backend
 from simsvm.train.jobs import make_backend, train_set
-from simsvm.train.spec import TrainingData, TrainingSpec
+from simsvm.train.spec import TrainingData, TrainingSpec, unit_scaled
 
 __all__ = ["prepare_data", "run_experiment"]
 
@@ -97,7 +97,7 @@ def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]
     data = TrainingData(
         frames=frames,
         targets=dataset.targets,
-        annotations=dataset.annotations(scale=config.target_scale),
+        annotations=dataset.annotations(),
         task=dataset.task,
     )
     report = {"indexed": indexed, "used": len(dataset), "skipped": skipped, "padded": padded}
@@ -135,6 +135,42 @@ def _metadata(
     }
 
 
+def _predictions(dataset: Dataset, job: str, fold: int, test_indices: list[int], last: Evaluation):
+    """The test files' predictions of a job's last evaluation, one row per file, approach and target."""
+    import pandas as pd
+
+    parts = []
+    actual = dataset.targets[test_indices]
+    tracks = [dataset.track_ids[i] for i in test_indices]
+    for approach, predicted in last.predictions.items():
+        if dataset.task == "classification":
+            names = np.asarray(dataset.target_names)
+            columns = {"all": (names[predicted], names[actual])}
+        else:
+            columns = {name: (predicted[:, j], actual[:, j]) for j, name in enumerate(dataset.target_names)}
+        for target, (predicted_values, actual_values) in columns.items():
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "job": job,
+                        "fold": fold,
+                        "epoch": last.epoch,
+                        "approach": approach,
+                        "track": tracks,
+                        "target": target,
+                        "predicted": predicted_values,
+                        "actual": actual_values,
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _loss_annotations(annotations: np.ndarray, spec: TrainingSpec) -> np.ndarray:
+    """The annotations as the network's loss read them (mapped to [0, 1] with ``target_scale: unit``)."""
+    return annotations if spec.annotation_bounds is None else unit_scaled(annotations, spec.annotation_bounds)
+
+
 def _write_network(
     run_dir: Path,
     config: ExperimentConfig,
@@ -142,23 +178,55 @@ def _write_network(
     data: TrainingData,
     name: str,
     spec: TrainingSpec,
-    evaluated: list,
+    evaluated: list[Evaluation],
     provenance: dict,
+    fold: int,
 ) -> None:
-    """One finished network's features (if kept), result rows and provenance, each written atomically."""
+    """One finished network's features (if kept), predictions, result rows and provenance, each atomic."""
     if config.save_features:
         write_features(
             run_dir,
             name,
-            epochs=[epoch for epoch, _, _ in evaluated],
-            features=np.stack([features for _, _, features in evaluated]),
+            epochs=[evaluation.epoch for evaluation in evaluated],
+            features=np.stack([evaluation.features for evaluation in evaluated]),
             track_ids=[dataset.track_ids[i] for i in spec.eval_indices],
-            annotations=data.annotations[list(spec.eval_indices)],
+            annotations=_loss_annotations(data.annotations[list(spec.eval_indices)], spec),
             n_train=len(spec.train_indices),
             task=dataset.task,
             target_names=dataset.target_names,
         )
-    write_job(run_dir, name, [row for _, rows, _ in evaluated for row in rows], provenance=provenance)
+    test_indices = list(spec.eval_indices[len(spec.train_indices) :])
+    write_job(
+        run_dir,
+        name,
+        [row for evaluation in evaluated for row in evaluation.rows],
+        provenance=provenance,
+        predictions=_predictions(dataset, name, fold, test_indices, evaluated[-1]),
+    )
+
+
+def _run_statistics_jobs(
+    run_dir: Path,
+    config: ExperimentConfig,
+    dataset: Dataset,
+    data: TrainingData,
+    jobs: list[StatisticsJob],
+    session: dict,
+    parameters_file: str | None,
+) -> None:
+    """The Stats baseline of every fold not yet done: no training, so it runs here, before the networks."""
+    if not jobs:
+        return
+    statistics = frame_statistics(data.frames)
+    for job in jobs:
+        evaluated = job(statistics)
+        provenance = _provenance(config, job.name, job.evaluator.seed, "main", session, parameters_file)
+        provenance["backend"] = None  # nothing trained
+        predictions = _predictions(
+            dataset, job.name, job.evaluator.fold, list(job.test_indices), evaluated[-1]
+        )
+        rows = [row for evaluation in evaluated for row in evaluation.rows]
+        write_job(run_dir, job.name, rows, provenance=provenance, predictions=predictions)
 
 
 # Settings that choose the CPU code paths of the numerical libraries (see the Makefile's PORTABLE_CPU).
@@ -189,7 +257,7 @@ def _progress_bar(config: ExperimentConfig, jobs: list, done: set[str]) -> tqdm:
 def _provenance(
     config: ExperimentConfig,
     name: str,
-    spec: TrainingSpec,
+    seed: int,
     worker: str | None,
     session: dict,
     parameters_file: str | None,
@@ -198,7 +266,7 @@ def _provenance(
     return {
         "job": name,
         "worker": worker,
-        "seed": spec.seed,
+        "seed": seed,
         "parameters_hash": config.parameters_hash(),
         "parameters_file": parameters_file,
         "git_commit": session["git_commit"],
@@ -221,6 +289,7 @@ def run_experiment(
     dataset, data, load_report = prepare_data(config)
     normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
     jobs = plan_jobs(config, dataset, data, normaliser)
+    statistics_jobs = plan_statistics_jobs(config, dataset, data.frames.n_features)
     fingerprint = dataset.fingerprint()
     digest = data_digest(fingerprint)
     run_dir = open_run_dir(config, fingerprint)
@@ -237,6 +306,7 @@ def run_experiment(
         "cpu_arithmetic": _cpu_arithmetic(),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
+        "baselines_computed": sum(job.name not in done for job in statistics_jobs),
     }
     metadata = _metadata(config, dataset, load_report, jobs, session, earlier, parameters_file)
     write_json_atomic(metadata_path, metadata)
@@ -246,6 +316,15 @@ def run_experiment(
         threads=config.threads_per_worker,
         stack_size=config.stack_size,
         scheduler=config.scheduler,
+    )
+    _run_statistics_jobs(
+        run_dir,
+        config,
+        dataset,
+        data,
+        [job for job in statistics_jobs if job.name not in done],
+        session,
+        parameters_file,
     )
     bar = _progress_bar(config, jobs, done)
     workers: dict[str, str] = {}
@@ -261,12 +340,12 @@ def run_experiment(
     finished = len(jobs) - len(todo)
     for index, evaluated in results:
         name, spec, _ = todo[index]
-        provenance = _provenance(config, name, spec, workers.get(name), session, parameters_file)
-        _write_network(run_dir, config, dataset, data, name, spec, evaluated, provenance)
+        provenance = _provenance(config, name, spec.seed, workers.get(name), session, parameters_file)
+        _write_network(run_dir, config, dataset, data, name, spec, evaluated, provenance, todo[index][2].fold)
         finished += 1
         bar.set_postfix(networks=f"{finished}/{len(jobs)}")
     bar.close()
-    table = merge_jobs(run_dir, [name for name, _, _ in jobs])
+    table = merge_jobs(run_dir, [job.name for job in statistics_jobs] + [name for name, _, _ in jobs])
     session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
     write_json_atomic(metadata_path, metadata)
     return table

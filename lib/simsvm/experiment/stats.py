@@ -21,10 +21,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
+from simsvm.data.datasets import ordered_targets
 from simsvm.exceptions import ParameterError, ResultsError
 from simsvm.experiment.results import load_metadata, load_results
+from simsvm.names import METRICS
 
 __all__ = [
+    "DEFAULT_COMPARISONS",
     "TestResult",
     "corrected_resampled_ttest",
     "paired_ttest",
@@ -32,6 +35,10 @@ __all__ = [
     "significance_table",
     "welch_ttest",
 ]
+
+
+# The paper's comparisons (its section 3.3) and ours against the baseline without training.
+DEFAULT_COMPARISONS = (("RBF-SL", "NN"), ("RBF-SL", "FL"), ("RBF-SL", "Stats"))
 
 
 @dataclass(frozen=True)
@@ -122,74 +129,95 @@ def corrected_resampled_ttest(a: np.ndarray, b: np.ndarray, *, n_train: int, n_t
     return _result(float(d.mean()), standard_error, len(d) - 1.0)
 
 
+def _compare(
+    scores: pd.DataFrame,
+    approach: str,
+    baseline: str,
+    target: str,
+    epoch: int,
+    n_train: int,
+    n_test: int,
+    alpha: float,
+) -> dict:
+    """One row of :func:`significance_table`: the three tests of one comparison on one target and epoch."""
+    at_epoch = scores[(scores.epoch == epoch) & (scores.target == target)]
+    pivot = at_epoch.pivot_table(index="fold", columns="approach", values="value")
+    missing = [a for a in (approach, baseline) if a not in pivot.columns]
+    if missing:
+        raise ResultsError(f"no scores for {missing} at epoch {epoch}; approaches: {sorted(pivot.columns)}")
+    pair = pivot[[approach, baseline]].dropna()  # a split whose R is undefined (NaN) is left out
+    if len(pair) < 2:
+        raise ResultsError(
+            f"{approach} vs {baseline} at epoch {epoch}: {len(pair)} split(s) scored on both "
+            "sides; the tests need at least 2"
+        )
+    a, b = pair[approach].to_numpy(), pair[baseline].to_numpy()
+    welch, paired = welch_ttest(a, b), paired_ttest(a, b)
+    corrected = corrected_resampled_ttest(a, b, n_train=n_train, n_test=n_test)
+    return {
+        "dataset": "/".join(sorted(set(at_epoch.dataset))),
+        "comparison": f"{approach} vs {baseline}",
+        "target": target,
+        "epoch": epoch,
+        "splits": len(pair),
+        "mean approach": a.mean(),
+        "mean baseline": b.mean(),
+        "difference": corrected.difference,
+        "corrected 95% low": corrected.low,
+        "corrected 95% high": corrected.high,
+        "p welch": welch.p_value,
+        "p paired": paired.p_value,
+        "p corrected": corrected.p_value,
+        "significant welch": welch.p_value < alpha,
+        "significant paired": paired.p_value < alpha,
+        "significant corrected": corrected.p_value < alpha,
+        "conclusion_changes": (welch.p_value < alpha) != (corrected.p_value < alpha),
+    }
+
+
 def significance_table(
     table: pd.DataFrame,
     *,
     n_train: int,
     n_test: int,
-    comparisons: tuple[tuple[str, str], ...] = (("RBF-SL", "NN"), ("RBF-SL", "FL")),
+    comparisons: tuple[tuple[str, str], ...] | None = None,
     epochs: tuple[int, ...] | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Welch, paired and corrected tests for each comparison at each epoch.
+    """Welch, paired and corrected tests for each comparison, target and epoch.
 
     ``table`` is the results table of one random-splits run (one score per split, approach and
-    epoch: accuracy, or the mean R over targets).  ``epochs`` defaults to the last one.
+    epoch: accuracy, or Pearson's R per target and their mean).  ``comparisons`` default to those
+    of :data:`DEFAULT_COMPARISONS` whose approaches the run has; ``epochs`` to the last one.
 
-    Returns one row per (comparison, epoch): the means, the difference and its 95 % interval
-    (paired, corrected), the p-value of each test, whether each calls it significant at ``alpha``,
-    and ``conclusion_changes`` where Welch and the corrected test disagree.
+    Returns one row per (comparison, target, epoch), the summary score first (accuracy, or the
+    mean R) and then each regression target: the means, the difference and its 95 % interval
+    (paired, corrected), the p-value of each test, whether each calls it significant at
+    ``alpha``, and ``conclusion_changes`` where Welch and the corrected test disagree.
     """
-    scores = table[(table.metric != "train_loss") & table.target.isin(["all", "mean"])]
+    scores = table[table.metric.isin(METRICS.values())]
     if scores.empty:
-        raise ResultsError("no scores (accuracy or mean R) in the table")
+        raise ResultsError("no scores (accuracy or Pearson's R) in the table")
     epochs = (int(scores.epoch.max()),) if epochs is None else tuple(epochs)
-    rows = []
-    for approach, baseline in comparisons:
-        for epoch in epochs:
-            at_epoch = scores[scores.epoch == epoch]
-            pivot = at_epoch.pivot_table(index="fold", columns="approach", values="value")
-            missing = [a for a in (approach, baseline) if a not in pivot.columns]
-            if missing:
-                raise ResultsError(
-                    f"no scores for {missing} at epoch {epoch}; approaches: {sorted(pivot.columns)}"
-                )
-            pair = pivot[[approach, baseline]].dropna()  # a split whose R is undefined (NaN) is left out
-            if len(pair) < 2:
-                raise ResultsError(
-                    f"{approach} vs {baseline} at epoch {epoch}: {len(pair)} split(s) scored on both "
-                    "sides; the tests need at least 2"
-                )
-            a, b = pair[approach].to_numpy(), pair[baseline].to_numpy()
-            welch, paired = welch_ttest(a, b), paired_ttest(a, b)
-            corrected = corrected_resampled_ttest(a, b, n_train=n_train, n_test=n_test)
-            rows.append(
-                {
-                    "dataset": "/".join(sorted(set(at_epoch.dataset))),
-                    "comparison": f"{approach} vs {baseline}",
-                    "epoch": epoch,
-                    "splits": len(pair),
-                    "mean approach": a.mean(),
-                    "mean baseline": b.mean(),
-                    "difference": corrected.difference,
-                    "corrected 95% low": corrected.low,
-                    "corrected 95% high": corrected.high,
-                    "p welch": welch.p_value,
-                    "p paired": paired.p_value,
-                    "p corrected": corrected.p_value,
-                    "significant welch": welch.p_value < alpha,
-                    "significant paired": paired.p_value < alpha,
-                    "significant corrected": corrected.p_value < alpha,
-                    "conclusion_changes": (welch.p_value < alpha) != (corrected.p_value < alpha),
-                }
-            )
+    if comparisons is None:
+        present = set(scores.approach)
+        comparisons = tuple(pair for pair in DEFAULT_COMPARISONS if set(pair) <= present)
+    summary = [t for t in ("all", "mean") if t in set(scores.target)]
+    dataset = str(scores.dataset.iat[0]) if "dataset" in scores else ""
+    targets = summary + ordered_targets(dataset, set(scores.target) - set(summary))
+    rows = [
+        _compare(scores, approach, baseline, target, epoch, n_train, n_test, alpha)
+        for approach, baseline in comparisons
+        for target in targets
+        for epoch in epochs
+    ]
     return pd.DataFrame(rows)
 
 
 def run_significance(
     run_dir: str | Path,
     *,
-    comparisons: tuple[tuple[str, str], ...] = (("RBF-SL", "NN"), ("RBF-SL", "FL")),
+    comparisons: tuple[tuple[str, str], ...] | None = None,
     epochs: tuple[int, ...] | None = None,
     alpha: float = 0.05,
 ) -> pd.DataFrame:

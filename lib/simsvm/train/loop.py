@@ -33,7 +33,14 @@ from simsvm.exceptions import ParameterError
 from simsvm.model.network import Network, NetworkStack
 from simsvm.model.stacked import StackedNetworks
 from simsvm.train.excerpts import DeviceFrames, HostFrames, frame_source
-from simsvm.train.spec import Snapshot, TrainingData, TrainingSpec, batch_loss, excerpt_starts
+from simsvm.train.spec import (
+    Snapshot,
+    TrainingData,
+    TrainingSpec,
+    batch_loss,
+    evaluated_epochs,
+    excerpt_starts,
+)
 
 __all__ = ["stack_groups", "train_stack"]
 
@@ -238,6 +245,7 @@ def train_stack(
     frames = frame_source(data.frames, device, resident_frames)
     annotations = torch.as_tensor(data.annotations, device=device)
     targets = torch.as_tensor(np.asarray(data.targets), device=device)
+    evaluated = evaluated_epochs(first.epochs, first.eval_every)
     yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames)
     for epoch in range(1, first.epochs + 1):
         files, first_frames, counts = _epoch_plan(specs, data, generators, device)
@@ -272,6 +280,6 @@ def train_stack(
             epoch_losses.append(losses.detach())
         if on_epoch is not None:
             on_epoch(epoch)
-        if epoch % first.eval_every == 0 or epoch == first.epochs:
+        if epoch in evaluated:
             mean_losses = torch.stack(epoch_losses).mean(dim=0).cpu().tolist()
             yield _snapshots(stack, specs, data, epoch, mean_losses, frames)

@@ -17,7 +17,15 @@ from simsvm.model.kernels import Kernel
 from simsvm.model.losses import baseline_loss, similarity_loss
 from simsvm.names import OBJECTIVES
 
-__all__ = ["Snapshot", "TrainingData", "TrainingSpec", "batch_loss", "excerpt_starts"]
+__all__ = [
+    "Snapshot",
+    "TrainingData",
+    "TrainingSpec",
+    "batch_loss",
+    "evaluated_epochs",
+    "excerpt_starts",
+    "unit_scaled",
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class TrainingSpec:
     rho: float
     eps: float
     similarity_norm: str = "squared"
+    # (low, high) per regression target: the loss reads annotations mapped to [0, 1] by them
+    annotation_bounds: tuple[tuple[float, float], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
@@ -80,6 +90,9 @@ class TrainingSpec:
                 raise ParameterError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")
         if not self.train_indices:
             raise ParameterError(f"{self.name}: no training files")
+        for low, high in self.annotation_bounds or ():
+            if not high > low:
+                raise ParameterError(f"{self.name}: annotation bounds ({low}, {high}) enclose no values")
 
 
 @dataclass
@@ -102,6 +115,19 @@ class Snapshot:
     train_loss: float
     features: np.ndarray
     outputs: np.ndarray | None = None
+
+
+def evaluated_epochs(epochs: int, eval_every: int) -> tuple[int, ...]:
+    """The epochs a network is evaluated at: 0 (untrained), every ``eval_every``, and the last."""
+    return tuple(sorted({0, *range(eval_every, epochs + 1, eval_every), epochs}))
+
+
+def unit_scaled(values, bounds: tuple[tuple[float, float], ...]):
+    """Each column of ``values`` ``(n, k)``, an array or a tensor, mapped from its (low, high) to [0, 1]."""
+    low, high = (np.asarray(side, dtype=np.float64) for side in zip(*bounds, strict=True))
+    if isinstance(values, torch.Tensor):
+        low, high = values.new_tensor(low), values.new_tensor(high)
+    return (values - low) / (high - low)
 
 
 def excerpt_starts(lengths: np.ndarray, excerpt_length: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,9 +155,10 @@ def batch_loss(
     similarity objective, which reads the features alone).
     """
     if spec.objective == "similarity":
-        return similarity_loss(
-            features, annotations.to(features.dtype), spec.kernel, norm=spec.similarity_norm
-        )
+        annotations = annotations.to(features.dtype)
+        if spec.annotation_bounds is not None:
+            annotations = unit_scaled(annotations, spec.annotation_bounds)
+        return similarity_loss(features, annotations, spec.kernel, norm=spec.similarity_norm)
     if task == "regression":
         targets = targets.to(features.dtype)
     return baseline_loss(outputs, targets, task=task, kind=spec.baseline_loss)

@@ -15,7 +15,14 @@ from simsvm.exceptions import DataError, ParameterError
 from . import ballroom, emotify, folders, gtzan, lastfm, mediaeval2013, table
 from ._base import Dataset
 
-__all__ = ["REGISTRY", "Dataset", "dataset_options", "dataset_task", "load_dataset"]
+__all__ = [
+    "REGISTRY",
+    "Dataset",
+    "dataset_options",
+    "dataset_task",
+    "load_dataset",
+    "ordered_targets",
+]
 
 REGISTRY: dict[str, ModuleType] = {
     "lastfm": lastfm,
@@ -60,3 +67,10 @@ def dataset_task(key: str, options: dict) -> str:
     """``'classification'`` or ``'regression'``: what dataset ``key`` with ``options`` asks of a model."""
     module = REGISTRY[key]
     return module.task(options) if hasattr(module, "task") else module.TASK
+
+
+def ordered_targets(key: str, targets) -> list[str]:
+    """``targets`` in the order dataset ``key`` declares (e.g. valence before arousal), others sorted."""
+    declared = getattr(REGISTRY.get(key), "TARGETS", ())
+    present = set(targets)
+    return [t for t in declared if t in present] + sorted(present - set(declared), key=str)

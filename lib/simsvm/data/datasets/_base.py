@@ -40,7 +40,8 @@ class Dataset:
         Named fixed partitions that come with the dataset (e.g. MediaEval 2013's development and
         evaluation sets), as indices into the tracks; empty when the dataset has none.
     target_bounds : tuple of (low, high), optional
-        The scale of each regression target (MediaEval 2013: 1 to 9), for ``annotations(scale='unit')``.
+        The scale of each regression target (MediaEval 2013: 1 to 9), for ``target_scale: unit``;
+        ``None`` where the data does not say (``dataset: table``).
     """
 
     key: str
@@ -78,21 +79,15 @@ class Dataset:
         """Width of the network's output layer and of the annotation vectors."""
         return len(self.target_names)
 
-    def annotations(self, *, scale: str = "raw") -> np.ndarray:
+    def annotations(self) -> np.ndarray:
         """The ``A`` of the similarity loss: one-hot rows for classes, target values otherwise.
 
-        ``scale='unit'`` maps each regression target to [0, 1] by its scale's bounds
-        (``target_bounds``), so that e.g. MediaEval's valence 5 on the 1-9 scale becomes 0.5.
+        Values are as distributed; ``target_scale: unit`` maps them to [0, 1] per training job
+        (:attr:`simsvm.train.spec.TrainingSpec.annotation_bounds`).
         """
         if self.task == "classification":
             return np.eye(self.n_outputs)[self.targets]
-        values = np.asarray(self.targets, dtype=np.float64)
-        if scale == "raw":
-            return values
-        if self.target_bounds is None:
-            raise DataError(f"{self.key}: no known scale bounds for its targets; use target_scale: raw")
-        low, high = np.asarray(self.target_bounds, dtype=np.float64).T
-        return (values - low) / (high - low)
+        return np.asarray(self.targets, dtype=np.float64)
 
     def subset(self, indices: Sequence[int]) -> Dataset:
         """The tracks at ``indices``, in that order; splits are renumbered, the skipped list kept."""

@@ -22,7 +22,7 @@ from simsvm.exceptions import DataError
 
 from ._base import Dataset
 
-__all__ = ["AUDIO_EXTENSIONS", "EMOTIONS", "GENRES", "TASK", "load", "read_responses"]
+__all__ = ["AUDIO_EXTENSIONS", "EMOTIONS", "GENRES", "TARGETS", "TASK", "load", "read_responses"]
 
 TASK = "regression"
 EMOTIONS = (
@@ -36,6 +36,7 @@ EMOTIONS = (
     "tension",
     "sadness",
 )
+TARGETS = EMOTIONS  # the regression targets, in the paper's order
 GENRES = ("classical", "rock", "electronic", "pop")
 # mp3 as released; wav accepted for re-encoded copies and for generated data without an encoder.
 AUDIO_EXTENSIONS = (".mp3", ".wav")
