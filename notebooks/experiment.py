@@ -17,7 +17,7 @@
 # # One experiment
 #
 # Runs the paper's protocol on one dataset for the chosen approaches (NN, FL, RBF-SL, Cos-SL,
-# Poly-SL), shows the training curves and the final scores, and writes the run's results to
+# Poly-SL) and the Stats baseline, shows the training curves and the final scores, and writes the run's results to
 # `<results_dir>/<name>/` (`results.csv`, `parameters.yaml`, `metadata.json`, stored features).
 # The parameters below are the keys of a YAML parameter file (see README); `simsvm batch` injects
 # them with papermill. Running it again with the same parameters resumes an unfinished run.
@@ -30,7 +30,7 @@ dataset: str = "gtzan"
 data_dir: str = "data/synth/gtzan"
 dataset_options: dict = {}
 protocol: str = "cv"
-approaches: list = ["NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL"]
+approaches: list = ["NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL", "Stats"]
 folds: int = 3
 splits: int = 100
 test_share: float = 0.1
@@ -60,6 +60,7 @@ poly_offset: float = 0.0
 svm_kernel: str = "rbf"
 svm_c: float = 1.0
 svm_gamma: float = 0.5
+svm_tuning: Optional[dict] = None  # e.g. {"C": [0.1, 1, 10], "gamma": [0.05, 0.5], "folds": 3}
 backend: str = "processes"
 workers: Optional[int] = None  # default: one per CPU core (cuda: snapshot evaluators, cores - 1)
 threads_per_worker: int = 1

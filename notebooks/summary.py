@@ -17,9 +17,10 @@
 # # Summary of a results folder
 #
 # Reads every finished run under `results_dir` and draws what the paper shows: the training
-# curves of each run, the final scores, and the Emotify per-emotion table beside the paper's
-# Table 2. Every figure is written to `figures_dir` as PNG and SVG, every table as CSV and
-# Markdown.
+# curves of each run (the Stats baseline, which trains nothing, as a dashed flat line), the final
+# scores, a confusion matrix per classification run, and the Emotify per-emotion table beside
+# the paper's Table 2. Every figure is written to `figures_dir` as PNG and SVG, every table as
+# CSV and Markdown.
 
 # %% tags=["parameters"]
 from typing import Optional
@@ -38,7 +39,9 @@ summary = plots.write_summary(results_dir, figures_dir, emotify_epoch=emotify_ep
 plt.close("all")
 
 # %% [markdown]
-# ## Training curves, one figure per run
+# ## Training curves per run, and confusion matrices of classification runs
+# A confusion matrix sums the test files of every fold at the last evaluated epoch: NN beside
+# the best other approach.
 
 # %%
 for run, figure in summary.figures.items():
@@ -46,11 +49,13 @@ for run, figure in summary.figures.items():
 
 # %% [markdown]
 # ## Tables
-# Final scores per run; the Emotify table gives our mean R over folds per emotion, the paper's
+# Final scores per run (regression: Pearson's R and R² per target; `SVM C` and `SVM gamma`: what
+# each approach's SVM was fitted with, chosen per fold under `svm_tuning`); the Emotify table gives our mean R over folds per emotion, the paper's
 # value (Table 2) and the difference; `best` names the approach with the highest R in our run.
-# `significance` (random-splits runs only) gives Welch's test as in the paper, the paired and the
-# corrected resampled t-test, the paper's conclusion, and `conclusion_changes` where Welch and
-# the corrected test disagree.
+# `significance` (random-splits runs only) compares RBF-SL with NN, FL and Stats on the summary
+# score and on each regression target: Welch's test as in the paper, the paired and the corrected
+# resampled t-test, the paper's conclusion, and `conclusion_changes` where Welch and the
+# corrected test disagree.
 
 # %%
 for table_name, table in summary.tables.items():

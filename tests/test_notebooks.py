@@ -101,7 +101,10 @@ def test_batch_runs_write_results_and_executed_notebooks(batch):
     assert sorted(report.finished) == ["tiny-emotify", "tiny-gtzan", "tiny-splits"]
     for name in ("tiny-emotify", "tiny-gtzan"):
         table = pd.read_csv(batch_dir / name / "results.csv")
-        assert len(table) == 2 * 5 * 3 * (2 if name == "tiny-gtzan" else 11)
+        # 2 folds x 3 epochs x (5 approaches with their training loss, and Stats): accuracy, or
+        # Emotify's R and R² for 9 emotions and their mean
+        per_approach = 1 if name == "tiny-gtzan" else 2 * 10
+        assert len(table) == 2 * 3 * (5 * (per_approach + 1) + per_approach)
         executed = json.loads((batch_dir / f"{name}.ipynb").read_text())
         outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
         assert any(o.get("output_type") == "display_data" for o in outputs)  # the curves figure
@@ -150,7 +153,16 @@ def test_summary_writes_figures_and_the_emotify_table(batch):
         "RBF-SL*",
         "Cos-SL*",
         "Poly-SL*",
+        "Stats*",
     ]
+    assert "Stats* paper" not in table.columns  # the paper has no Stats
+    confusion = matplotlib.image.imread(figures / "confusion-tiny-gtzan.png")
+    assert confusion.shape[0] > 200 and not (figures / "confusion-tiny-emotify.png").exists()
+    scores = pd.read_csv(figures / "scores-tiny-gtzan.csv")
+    stats_gamma = scores[scores.metric == "SVM gamma"]["Stats mean"].item()
+    assert stats_gamma == pytest.approx(1 / 160, abs=1e-3)  # rounded to 3 places
+    emotify_scores = pd.read_csv(figures / "scores-tiny-emotify.csv")
+    assert list(dict.fromkeys(emotify_scores.metric)) == ["pearson_r", "r2", "SVM C", "SVM gamma"]
     assert "| emotion (epoch 2) |" in (figures / "emotify-table.md").read_text()
     assert report.summary.is_file()
     significance = pd.read_csv(figures / "significance.csv")

@@ -179,3 +179,5 @@ def test_the_paper_column_says_what_section_3_3_says():
     assert paper_significance("gtzan", "RBF-SL vs FL") == "not significantly worse"
     assert paper_significance("lastfm", "RBF-SL vs NN") == "not reported"  # the paper tests four datasets
     assert paper_significance("folders", "RBF-SL vs NN") == "not reported"
+    assert paper_significance("mediaeval2013", "RBF-SL vs FL", "valence") == "not reported"  # mean R only
+    assert paper_significance("gtzan", "RBF-SL vs Stats") == "not in the paper"

@@ -14,10 +14,12 @@ import numpy as np
 import pandas as pd
 
 from simsvm._io import atomic_write, write_text_atomic
-from simsvm.data.datasets import REGISTRY
+from simsvm.data.datasets import ordered_targets
 from simsvm.exceptions import ResultsError
+from simsvm.experiment.results import PREDICTIONS_FILE, load_predictions, load_results
 from simsvm.experiment.stats import run_significance
-from simsvm.names import APPROACHES
+from simsvm.names import APPROACHES, METRICS
+from simsvm.report.confusion import plot_confusion
 from simsvm.report.paper import PAPER_EMOTIFY, paper_significance
 
 __all__ = [
@@ -39,8 +41,16 @@ APPROACH_COLOURS = {
     "RBF-SL": "#d62728",
     "Cos-SL": "#2ca02c",
     "Poly-SL": "#9467bd",
+    "Stats": "#111111",
 }
-_METRIC_LABELS = {"accuracy": "accuracy", "pearson_r": "Pearson's R", "train_loss": "training loss"}
+_METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "pearson_r": "Pearson's R",
+    "r2": "R²",
+    "train_loss": "training loss",
+}
+# The order of a scores table's rows: the task's score, R² beside it, then what the SVMs were fitted with.
+_METRIC_ORDER = ("accuracy", "pearson_r", "r2", "SVM C", "SVM gamma")
 _DATASET_TITLES = {
     "lastfm": "Lastfm (mood)",
     "emotify": "Emotify",
@@ -55,17 +65,17 @@ def load_runs(results_dir: str | Path) -> pd.DataFrame:
     results_dir = Path(results_dir)
     parts = []
     for path in sorted(results_dir.glob("*/results.csv")):
-        table = pd.read_csv(path, keep_default_na=False, na_values=["nan", "NaN"])
-        parts.append(table.assign(run=path.parent.name))
+        parts.append(load_results(path.parent).assign(run=path.parent.name))
     if not parts:
         raise ResultsError(f"no results.csv in any folder under {results_dir}")
     return pd.concat(parts, ignore_index=True)
 
 
 def _score_metric(table: pd.DataFrame) -> str:
-    metrics = set(table.metric) - {"train_loss"}
+    """The task's score in the table (accuracy or Pearson's R), beside which others may stand."""
+    metrics = set(table.metric) & set(METRICS.values())
     if len(metrics) != 1:
-        raise ResultsError(f"expected one score metric in the table, found {sorted(metrics)}")
+        raise ResultsError(f"expected one task's score metric in the table, found {sorted(metrics)}")
     return metrics.pop()
 
 
@@ -98,8 +108,7 @@ def plot_curves(table: pd.DataFrame, *, title: str | None = None):
         raise ResultsError(f"plot_curves draws one dataset at a time, got {datasets}")
     metric = _score_metric(table)
     targets = set(table[table.metric == metric].target) - {"mean"}
-    declared = getattr(REGISTRY.get(datasets[0]), "TARGETS", ())  # e.g. MediaEval: valence, arousal
-    targets = [t for t in declared if t in targets] + sorted(targets - set(declared), key=str)
+    targets = ordered_targets(datasets[0], targets)
     panels = targets if metric == "pearson_r" and len(targets) <= 2 else [None]
     figure, axes = plt.subplots(
         1, len(panels), figsize=(5.6 * len(panels) + 1.6, 4.2), squeeze=False, sharey=True
@@ -111,7 +120,11 @@ def plot_curves(table: pd.DataFrame, *, title: str | None = None):
         for approach in [a for a in APPROACHES if a in set(summary.approach)]:
             line = summary[summary.approach == approach].sort_values("epoch")
             colour = APPROACH_COLOURS[approach]
-            axis.plot(line.epoch, line["mean"], marker="o", markersize=3, color=colour, label=approach)
+            if approach == "Stats":  # trains nothing: the same score at every epoch, a dashed line
+                style = {"linestyle": "--", "linewidth": 1.2}
+            else:
+                style = {"marker": "o", "markersize": 3}
+            axis.plot(line.epoch, line["mean"], color=colour, label=approach, **style)
             spread = line["std"].fillna(0.0)
             axis.fill_between(
                 line.epoch, line["mean"] - spread, line["mean"] + spread, color=colour, alpha=0.12
@@ -136,16 +149,33 @@ def plot_curves(table: pd.DataFrame, *, title: str | None = None):
 
 
 def final_scores(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFrame:
-    """Mean ± s.d. over folds per approach and target at ``epoch`` (default: the last evaluated)."""
+    """Mean ± s.d. over folds per approach, metric and target at ``epoch`` (default: the last evaluated).
+
+    Rows ``SVM C`` and ``SVM gamma`` give what each approach's SVM was fitted with (chosen per
+    fold by ``svm_tuning``, or fixed; Stats' RBF has gamma = 1 / its 160 features); NN has none.
+    """
     rows = table[table.metric != "train_loss"]
     epoch = int(rows.epoch.max()) if epoch is None else epoch
     rows = rows[rows.epoch == epoch]
-    scores = rows.groupby(["target", "approach"]).value.agg(["mean", "std"]).round(3)
+    primary = rows[rows.metric == _score_metric(rows)]
+    settings = [
+        primary.assign(metric=name, value=primary[column])
+        for name, column in (("SVM C", "svm_c"), ("SVM gamma", "svm_gamma"))
+        if column in primary and primary[column].notna().any()
+    ]
+    rows = pd.concat([rows, *settings], ignore_index=True)
+    scores = rows.groupby(["metric", "target", "approach"]).value.agg(["mean", "std"]).round(3)
     scores = scores.unstack("approach").swaplevel(axis=1)
+    summary = [t for t in ("all", "mean") if t in set(rows.target)]
+    targets = ordered_targets(str(rows.dataset.iat[0]), set(rows.target) - set(summary)) + summary
+    metrics = [m for m in _METRIC_ORDER if m in set(rows.metric)] + sorted(
+        set(rows.metric) - set(_METRIC_ORDER)
+    )
+    scores = scores.reindex([(m, t) for m in metrics for t in targets if (m, t) in scores.index])
     ordered = [a for a in APPROACHES if a in scores.columns.get_level_values(0)]
     scores = scores.reindex(columns=pd.MultiIndex.from_product([ordered, ["mean", "std"]]))
     scores.columns = [f"{approach} {stat}" for approach, stat in scores.columns]
-    scores.index.name = f"target (epoch {epoch})"
+    scores.index.names = ["metric", f"target (epoch {epoch})"]
     return scores
 
 
@@ -171,8 +201,9 @@ def emotify_table(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFr
     for approach in ours.columns:
         starred = approach if approach == "NN" else f"{approach}*"
         result[starred] = ours[approach].round(3)
-        result[f"{starred} paper"] = PAPER_EMOTIFY[approach]
-        result[f"{starred} diff"] = (ours[approach] - PAPER_EMOTIFY[approach]).round(3)
+        if approach in PAPER_EMOTIFY.columns:  # Stats is ours
+            result[f"{starred} paper"] = PAPER_EMOTIFY[approach]
+            result[f"{starred} diff"] = (ours[approach] - PAPER_EMOTIFY[approach]).round(3)
     result["best"] = ours.idxmax(axis=1).where(ours.notna().any(axis=1))
     result.index.name = f"emotion (epoch {epoch})"
     return result
@@ -250,6 +281,10 @@ def write_summary(
         written += save_figure(figures[run], figures_dir / f"curves-{run}")
         tables[f"scores-{run}"] = final_scores(table)
         written += save_table(tables[f"scores-{run}"], figures_dir / f"scores-{run}")
+        run_dir = Path(results_dir) / run
+        if _score_metric(table) == "accuracy" and (run_dir / PREDICTIONS_FILE).is_file():
+            figures[f"confusion-{run}"] = plot_confusion(load_predictions(run_dir), table, run=run)
+            written += save_figure(figures[f"confusion-{run}"], figures_dir / f"confusion-{run}")
     if (runs.dataset == "emotify").any():
         emotify_runs = runs[runs.dataset == "emotify"]
         if emotify_runs.run.nunique() > 1:  # one table: the first Emotify run, named in its index
@@ -262,9 +297,11 @@ def write_summary(
             [run_significance(Path(results_dir) / run) for run in split_runs], ignore_index=True
         )
         significance["paper"] = [
-            paper_significance(dataset, comparison)
-            for dataset, comparison in zip(significance.dataset, significance.comparison, strict=True)
+            paper_significance(dataset, comparison, target)
+            for dataset, comparison, target in zip(
+                significance.dataset, significance.comparison, significance.target, strict=True
+            )
         ]
-        tables["significance"] = significance.set_index(["run", "comparison", "epoch"])
+        tables["significance"] = significance.set_index(["run", "comparison", "target", "epoch"])
         written += save_table(tables["significance"], figures_dir / "significance")
     return Summary(figures=figures, tables=tables, written=written)
