@@ -216,6 +216,36 @@ def test_kernel_view_loss_is_the_similarity_loss_of_the_shown_files(batch):
     assert view.loss == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.slow
+def test_the_widget_says_what_it_shows_and_a_failing_callback_says_why(batch, tmp_path):
+    import shutil
+
+    from simsvm.report.widgets import explore_kernels
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(batch[0] / "results" / "tiny" / "tiny-gtzan", run_dir)
+    panel = explore_kernels(run_dir, "fold00-rbf")
+    (network, epoch), controls, status = (
+        panel.children[0].children,
+        panel.children[1].children,
+        panel.children[3],
+    )
+    assert (
+        "copy fold00-rbf, epoch 2: rbf loss" in status.value and "SVM rbf (C=1) test accuracy" in status.value
+    )
+    before = status.value
+    controls[1].value = 0.05  # the loss's RBF gamma
+    assert status.value != before and "rbf loss" in status.value
+    epoch.value = 1
+    assert ", epoch 1:" in status.value
+    (run_dir / "features" / "fold01-rbf.npz").write_bytes(b"not a zip file")
+    network.value = "fold01-rbf"
+    assert (
+        "simsvm-kernel-error" in status.value
+        and "fold01-rbf.npz is not a readable features file" in status.value
+    )
+
+
 def test_batch_command_line_rejects_unknown_keys(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text(yaml.safe_dump({"name": "x", "dataset": "gtzan", "data_dir": "d", "epochz": 1}))
@@ -223,3 +253,41 @@ def test_batch_command_line_rejects_unknown_keys(tmp_path):
         [sys.executable, "-m", "simsvm.cli", "batch", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "epochz" in result.stderr
+
+
+@pytest.mark.slow
+def test_the_batch_terminal_shows_one_line_per_run_and_no_warnings(synth_root, tmp_path):
+    """What `simsvm batch` prints: a result line per run, the table at the end, no forwarded logs."""
+    files = []
+    for key in ("gtzan", "mediaeval2013"):
+        path = tmp_path / f"tiny-{key}.yaml"
+        values = {"name": f"tiny-{key}", "dataset": key, "data_dir": str(synth_root / key), **TINY_RUN}
+        path.write_text(yaml.safe_dump({**values, "cache_dir": str(tmp_path / "cache")}))
+        files.append(str(path))
+    options = ["--name", "t", "--results-dir", str(tmp_path / "results"), "--no-summary"]
+    command = [sys.executable, "-m", "simsvm.cli", "batch"]
+    finished = subprocess.run([*command, *files, *options], capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    lines = [
+        line for line in (finished.stdout + finished.stderr).replace("\r", "\n").splitlines() if line.strip()
+    ]
+    assert not [line for line in lines if line.startswith("WARNING") or "IPKernelApp" in line]
+    assert not [line for line in lines if "Executing" in line or "Input Notebook" in line]
+    for key, metric in (("gtzan", "accuracy"), ("mediaeval2013", "mean R")):
+        (result,) = [line for line in lines if line.startswith(f"tiny-{key}:")]
+        assert result.startswith(f"tiny-{key}: finished, epoch 2 {metric}: NN ")
+        assert "Stats" in result
+        assert len([line for line in lines if line.startswith(f"  finished  tiny-{key}: epoch 2")]) == 1
+    # a complete run is skipped in one line; --verbose brings papermill's cell log back
+    again = yaml.safe_load((tmp_path / "tiny-gtzan.yaml").read_text())
+    verbose_file = tmp_path / "verbose.yaml"
+    verbose_file.write_text(yaml.safe_dump({**again, "name": "tiny-verbose", "epochs": 1}))
+    verbose = subprocess.run(
+        [*command, *files, str(verbose_file), *options, "--verbose"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = verbose.stdout + verbose.stderr
+    assert verbose.returncode == 0 and "tiny-gtzan: complete, skipped" in output
+    assert "Executing" in output  # papermill's INFO lines, one per cell

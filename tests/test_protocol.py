@@ -332,6 +332,6 @@ def test_unit_target_scale_of_a_table_uses_each_training_part(synth_root, tmp_pa
         (flat / row[0]).symlink_to(synth_root / "table" / row[0])
     (flat / "annotations.csv").write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
     with pytest.raises(
-        DataError, match="target_scale: unit: arousal is 5.0 for every training file of fold 0"
+        DataError, match=r"target_scale: unit: arousal is 5\.0 for every training file of fold 0"
     ):
         run_experiment(config.replace(name="flat", data_dir=str(flat)))

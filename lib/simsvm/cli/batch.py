@@ -5,6 +5,7 @@ Layout of a batch ``results/<batch>/``::
     <name>/              the run folder of each experiment (see simsvm.experiment.results)
     <name>.ipynb         the executed experiment notebook (partial when it failed)
     <name>.error.txt     why a run failed, when it did
+    <name>/progress.json how far a running run has got (what the batch's progress lines show)
     batch.json           each run's parameter file and parameters hash
     summary.ipynb        the executed summary notebook
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simsvm._io import write_json_atomic, write_text_atomic
+from simsvm.cli.terminal import BatchTerminal, run_headline
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig, load_config
 from simsvm.experiment.results import RESULTS_FILE
@@ -53,9 +55,12 @@ class BatchReport:
     summary: Path | None = None
 
     def describe(self) -> str:
+        """The batch as a table: each run's status and what it scored, or where its error is."""
         lines = [f"batch {self.batch_dir}:"]
-        lines += [f"  finished  {name}: {self.batch_dir / name}" for name in self.finished]
-        lines += [f"  complete  {name} (skipped)" for name in self.skipped]
+        lines += [f"  finished  {name}: {run_headline(self.batch_dir / name)}" for name in self.finished]
+        lines += [
+            f"  complete  {name} (skipped): {run_headline(self.batch_dir / name)}" for name in self.skipped
+        ]
         lines += [f"  FAILED    {name}: see {path}" for name, path in self.failed.items()]
         if self.summary:
             lines.append(f"  summary   {self.summary}")
@@ -72,7 +77,27 @@ def check_parameters(notebook: str | Path, parameters: dict) -> None:
         raise ParameterError(f"{notebook}: parameter(s) {unknown} are not declared in its 'parameters' cell")
 
 
-def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int, log_output: bool) -> None:
+def _kernel_manager_class() -> type:
+    """Kernels that talk to the batch over encrypted sockets where pyzmq can (CurveZMQ).
+
+    Besides not sending results in plain text over local TCP, this spares every kernel start
+    ipykernel's warning about unencrypted transport.
+    """
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+
+    if not zmq.has("curve"):
+        return AsyncKernelManager
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport_encryption = "auto"  # when the kernel declares support, as ipykernel does
+
+    return EncryptedKernelManager
+
+
+def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int, verbose: bool) -> None:
     import papermill
 
     papermill.execute_notebook(
@@ -81,27 +106,36 @@ def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int
         parameters=parameters,
         kernel_name="python3",
         progress_bar=False,
-        log_output=log_output,  # the notebook's own progress bars, streamed to this terminal
+        log_output=verbose,  # every cell's output, streamed to this terminal
         execution_timeout=cell_timeout_s,
         cwd=os.getcwd(),
+        kernel_manager_class=_kernel_manager_class(),
     )
 
 
 def _run_one(
-    config: ExperimentConfig, source: Path, batch_dir: Path, cell_timeout_s: int, log_output: bool
+    config: ExperimentConfig,
+    source: Path,
+    batch_dir: Path,
+    cell_timeout_s: int,
+    verbose: bool,
+    terminal: BatchTerminal,
 ) -> tuple[str, str, Path | None]:
     values = {**config.to_dict(), "results_dir": str(batch_dir)}
+    terminal.started(config.name, batch_dir / config.name)
     try:
         _execute(
             NOTEBOOKS / "experiment.ipynb",
             batch_dir / f"{config.name}.ipynb",
             values,
             cell_timeout_s,
-            log_output,
+            verbose,
         )
     except Exception as error:  # papermill's execution error or a kernel that died
         error_file = _record_failure(batch_dir / f"{config.name}.error.txt", source, error)
+        terminal.ended(config.name, f"FAILED, see {error_file}")
         return config.name, "failed", error_file
+    terminal.ended(config.name, f"finished, {run_headline(batch_dir / config.name)}")
     return config.name, "finished", None
 
 
@@ -124,6 +158,8 @@ def run_batch(
     overrides: dict | None = None,
     scheduler: str | None = None,
     workers: int | None = None,
+    verbose: bool = False,
+    progress: bool = True,
 ) -> BatchReport:
     """Execute the experiment notebook for each parameter file (``jobs`` at a time), then the summary.
 
@@ -134,6 +170,10 @@ def run_batch(
     ``scheduler`` sends every run's training jobs to that dask cluster; ``workers`` starts a
     local dask cluster of that many processes for the whole batch (or, without dask installed,
     gives each run that many worker processes).  Both override the files' ``backend``.
+
+    The terminal shows one progress line per running run and one line per run that ends;
+    ``verbose`` streams every cell's output as well (papermill's log), ``progress`` False drops
+    the progress lines.
     """
     # Deferred for start-up time only (it imports torch); the batch process itself trains nothing.
     from simsvm.train.cluster import dask_available, local_cluster
@@ -157,6 +197,8 @@ def run_batch(
             figures_dir=figures_dir,
             cell_timeout_s=cell_timeout_s,
             overrides=overrides,
+            verbose=verbose,
+            progress=progress,
         )
     finally:
         if cluster is not None:
@@ -173,6 +215,8 @@ def _run_batch(
     figures_dir: str | Path,
     cell_timeout_s: int,
     overrides: dict,
+    verbose: bool,
+    progress: bool,
 ) -> BatchReport:
     batch_dir = Path(results_dir) / batch
     if not (NOTEBOOKS / "experiment.ipynb").is_file():
@@ -203,16 +247,21 @@ def _run_batch(
     ledger = batch_dir / "batch.json"
     earlier = json.loads(ledger.read_text())["runs"] if ledger.is_file() else {}
     write_json_atomic(ledger, {"runs": {**earlier, **sources}})
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        # one run at a time: stream its output; several: keep the terminal readable
-        outcomes = pool.map(
-            lambda item: _run_one(item[1], item[0], batch_dir, cell_timeout_s, log_output=jobs == 1), todo
-        )
-        for name, status, error_file in outcomes:
-            if status == "finished":
-                report.finished.append(name)
-            else:
-                report.failed[name] = error_file
+    terminal = BatchTerminal(show=progress)
+    try:
+        for name in report.skipped:
+            terminal.note(f"{name}: complete, skipped")
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            outcomes = pool.map(
+                lambda item: _run_one(item[1], item[0], batch_dir, cell_timeout_s, verbose, terminal), todo
+            )
+            for name, status, error_file in outcomes:
+                if status == "finished":
+                    report.finished.append(name)
+                else:
+                    report.failed[name] = error_file
+    finally:
+        terminal.close()
     if summary:
         output = batch_dir / "summary.ipynb"
         try:
@@ -221,7 +270,7 @@ def _run_batch(
                 output,
                 {"results_dir": str(batch_dir), "figures_dir": str(figures_dir)},
                 cell_timeout_s,
-                log_output=False,
+                verbose=verbose,
             )
             report.summary = output
         except Exception as error:  # papermill's execution error or a kernel that died

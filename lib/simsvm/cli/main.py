@@ -60,6 +60,9 @@ def _run(args: argparse.Namespace) -> int:
 def _batch(args: argparse.Namespace) -> int:
     from simsvm.cli.batch import run_batch
 
+    # papermill says what it runs at INFO and forwards a notebook's output as WARNING; the batch
+    # draws its own lines, so that stays in the notebooks unless asked for.
+    logging.getLogger("papermill").setLevel(logging.INFO if args.verbose else logging.ERROR)
     report = run_batch(
         args.parameters,
         batch=args.name,
@@ -71,6 +74,7 @@ def _batch(args: argparse.Namespace) -> int:
         overrides=_parse_overrides(args.set),
         scheduler=args.scheduler,
         workers=args.workers,
+        verbose=args.verbose,
     )
     print(report.describe())
     return 1 if report.failed else 0
@@ -127,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="start a local dask cluster of N worker processes for the batch "
         "(without dask installed: N worker processes per run)",
+    )
+    batch.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also stream every notebook cell's log and output (papermill's)",
     )
     batch.add_argument(
         "--set",

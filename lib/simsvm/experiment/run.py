@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 
 from simsvm._io import write_json_atomic
 from simsvm._version import __version__
@@ -25,6 +24,7 @@ from simsvm.data.datasets import Dataset, load_dataset
 from simsvm.data.frames import FrameParameters, Normaliser, frame_statistics, load_frames
 from simsvm.exceptions import DataError
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.progress import RunProgress
 from simsvm.experiment.protocol import Evaluation, StatisticsJob, plan_jobs, plan_statistics_jobs
 from simsvm.experiment.results import (
     data_digest,
@@ -241,19 +241,6 @@ def _cpu_arithmetic() -> dict:
     }
 
 
-def _progress_bar(config: ExperimentConfig, jobs: list, done: set[str]) -> tqdm:
-    """One line for the run, in model-epochs: networks finish in bursts, epochs arrive steadily."""
-    bar = tqdm(
-        total=sum(spec.epochs for _, spec, _ in jobs),
-        initial=sum(spec.epochs for name, spec, _ in jobs if name in done),
-        desc=config.name,
-        unit="model-epoch",
-        disable=not config.progress,
-    )
-    bar.set_postfix(networks=f"{sum(name in done for name, _, _ in jobs)}/{len(jobs)}")
-    return bar
-
-
 def _provenance(
     config: ExperimentConfig,
     name: str,
@@ -326,26 +313,32 @@ def run_experiment(
         session,
         parameters_file,
     )
-    bar = _progress_bar(config, jobs, done)
+    progress = RunProgress(
+        run_dir,
+        config.name,
+        total=sum(spec.epochs for _, spec, _ in jobs),
+        done=sum(spec.epochs for name, spec, _ in jobs if name in done),
+        networks=len(jobs),
+        networks_done=len(jobs) - len(todo),
+        show=config.progress,
+    )
     workers: dict[str, str] = {}
     results = train_set(
         [spec for _, spec, _ in todo],
         data,
         backend=backend,
         evaluate=[evaluator for _, _, evaluator in todo],
-        progress=bar.update,
+        progress=progress.epochs,
         job_prefix=f"{config.parameters_hash()}-{digest}-",
         on_finished=lambda indices, worker: workers.update({todo[i][0]: worker for i in indices}),
     )
-    finished = len(jobs) - len(todo)
     for index, evaluated in results:
         name, spec, _ = todo[index]
         provenance = _provenance(config, name, spec.seed, workers.get(name), session, parameters_file)
         _write_network(run_dir, config, dataset, data, name, spec, evaluated, provenance, todo[index][2].fold)
-        finished += 1
-        bar.set_postfix(networks=f"{finished}/{len(jobs)}")
-    bar.close()
+        progress.network_finished()
     table = merge_jobs(run_dir, [job.name for job in statistics_jobs] + [name for name, _, _ in jobs])
+    progress.close()
     session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
     write_json_atomic(metadata_path, metadata)
     return table
