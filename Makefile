@@ -14,7 +14,7 @@ DATA := data/synth
 PORTABLE_CPU := MKL_CBWR=AVX2 ATEN_CPU_CAPABILITY=avx2 \
 	NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL,AVX512_SPR OPENBLAS_CORETYPE=Haswell
 
-.PHONY: demo test lint lab install clean
+.PHONY: demo test test-browser widget-screenshot lint lab install install-browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
+# JupyterLab and Playwright for the browser tests; Chromium itself comes from the system
+# (Debian: apt-get install -y chromium; .ci/run installs it when missing).
+$(VENV)/.installed-browser: $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev,notebooks,dask,lab,browser]'
+	touch $@
+
+install-browser: $(VENV)/.installed-browser
+
 # The main job: generated data in the five real layouts, then the batch of demo profiles of the
 # paper's cross-validation protocol (notebooks/experiment.ipynb per dataset, all five approaches)
 # and notebooks/summary.ipynb, which writes figures/.
@@ -37,6 +45,17 @@ demo: install
 test: install
 	$(BIN)/python -m pytest
 
+# The notebooks in JupyterLab in headless Chromium; screenshots of the kernel widget go to
+# build/screenshots/ (figures/kernel-widget.png is copied from there).
+test-browser: install-browser
+	$(BIN)/python -m pytest tests/browser
+
+# The README's screenshot of the kernel widget, taken by the browser test on the demo's GTZAN
+# run (after make demo).
+widget-screenshot: install-browser
+	SIMSVM_WIDGET_RUN=results/demo/demo-gtzan $(BIN)/python -m pytest tests/browser -k kernel_widget
+	cp build/screenshots/kernel-widget.png figures/kernel-widget.png
+
 # ruff, and the import contracts of pyproject.toml: no stage imports a stage above it, no cycles.
 lint: install
 	$(BIN)/ruff check lib tests
@@ -44,8 +63,7 @@ lint: install
 	$(BIN)/lint-imports
 
 # JupyterLab with the project's kernel and widgets.
-lab: install
-	$(BIN)/pip install --quiet -e '.[lab]'
+lab: install-browser
 	$(BIN)/jupyter lab notebooks/
 
 clean:

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import subprocess
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -162,8 +163,11 @@ def load_features(run_dir: str | Path, job: str) -> dict[str, np.ndarray]:
     path = Path(run_dir) / "features" / f"{job}.npz"
     if not path.is_file():
         raise ResultsError(f"no stored features for job {job!r} at {path} (was save_features off?)")
-    with np.load(path) as stored:
-        snapshot = {key: stored[key] for key in stored.files}
+    try:
+        with np.load(path) as stored:
+            snapshot = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise ResultsError(f"{path} is not a readable features file ({error}); run the job again") from error
     snapshot["n_train"] = int(snapshot["n_train"])
     snapshot["task"] = str(snapshot["task"])
     snapshot["target_names"] = tuple(snapshot["target_names"].tolist())

@@ -85,7 +85,7 @@ def plot_confusion(predictions: pd.DataFrame, table: pd.DataFrame, *, run: str |
         axis.set_ylabel("actual class")
         accuracy = np.trace(counts.to_numpy()) / counts.to_numpy().sum()
         label = approach if approach == "NN" else f"{approach} (best beside NN)"
-        axis.set_title(f"{label}: {accuracy:.3f}", fontsize="medium")
+        axis.set_title(f"{label}: accuracy {accuracy:.3f}", fontsize="medium")
     folds = predictions.fold.nunique()
     prefix = f"{run}: " if run else ""
     figure.suptitle(

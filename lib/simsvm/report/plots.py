@@ -164,7 +164,10 @@ def final_scores(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFra
         if column in primary and primary[column].notna().any()
     ]
     rows = pd.concat([rows, *settings], ignore_index=True)
-    scores = rows.groupby(["metric", "target", "approach"]).value.agg(["mean", "std"]).round(3)
+    scores = rows.groupby(["metric", "target", "approach"]).value.agg(["mean", "std"])
+    # scores to 3 places; the SVMs' settings in full (Stats' gamma is 1/160 = 0.00625)
+    is_setting = scores.index.get_level_values("metric").isin(["SVM C", "SVM gamma"])
+    scores = pd.concat([scores[~is_setting].round(3), scores[is_setting].round(6)])
     scores = scores.unstack("approach").swaplevel(axis=1)
     summary = [t for t in ("all", "mean") if t in set(rows.target)]
     targets = ordered_targets(str(rows.dataset.iat[0]), set(rows.target) - set(summary)) + summary
@@ -246,7 +249,9 @@ def _markdown(table: pd.DataFrame) -> str:
 
     def cell(value) -> str:
         if isinstance(value, float):
-            return "" if np.isnan(value) else f"{value:.3f}"
+            if np.isnan(value):
+                return ""
+            return f"{value:.3g}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
         return str(value)
 
     lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]

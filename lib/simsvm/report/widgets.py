@@ -8,6 +8,7 @@ chosen kernel to score the fold's test files.  :func:`explore_kernels` puts slid
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,8 +147,34 @@ def kernel_view(
     return KernelView(epoch=epoch, loss=loss, n_files=len(shown), svm_scores=scores, figure=figure)
 
 
+def _status_html(view: KernelView, run_dir: str | Path, job: str, settings: dict) -> str:
+    """One line of what the panel shows, as text a reader (or a browser test) can read."""
+    if "all" in view.svm_scores:
+        label, score = "accuracy", view.svm_scores["all"]
+    else:
+        label, score = "mean R", view.svm_scores["mean"]
+    loss_kernel, svm_kernel = html.escape(settings["loss_kernel"]), html.escape(settings["svm_kernel"])
+    return (
+        f"<span class='simsvm-kernel-status'>{html.escape(Path(run_dir).name)} {html.escape(job)}, epoch "
+        f"{view.epoch}: {loss_kernel} loss {view.loss:.4f} over {view.n_files} files; "
+        f"SVM {svm_kernel} (C={settings['svm_c']:.3g}) test {label} {score:.3f}</span>"
+    )
+
+
+def _error_html(error: Exception) -> str:
+    return (
+        "<span class='simsvm-kernel-error' style='color:#b00020'>"
+        f"{html.escape(type(error).__name__)}: {html.escape(str(error))}</span>"
+    )
+
+
 def explore_kernels(run_dir: str | Path, job: str | None = None):
-    """An ipywidgets panel over :func:`kernel_view`: job, epoch, kernels and their parameters."""
+    """An ipywidgets panel over :func:`kernel_view`: job, epoch, kernels and their parameters.
+
+    A line above the figure says what is shown (loss, SVM score); an error in a callback (a
+    corrupt features file, a kernel that fails) replaces it with the error's message, in red,
+    rather than reaching only the server's log.
+    """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -166,7 +193,17 @@ def explore_kernels(run_dir: str | Path, job: str | None = None):
         "svm_gamma": widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=1, description="SVM γ"),
         "svm_c": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=3, description="SVM C"),
     }
+    status = widgets.HTML()
     output = widgets.Output()
+
+    def guarded(callback):
+        def run(change=None) -> None:
+            try:
+                callback(change)
+            except Exception as error:  # shown where the user looks, whatever failed
+                status.value = _error_html(error)
+
+        return run
 
     def set_epochs(change=None) -> None:
         epochs = load_features(run_dir, job_choice.value)["epochs"].tolist()
@@ -174,27 +211,25 @@ def explore_kernels(run_dir: str | Path, job: str | None = None):
         epoch_choice.value = epochs[-1]
 
     def redraw(change=None) -> None:
+        settings = {key: control.value for key, control in controls.items()}
+        view = kernel_view(run_dir, job_choice.value, epoch=epoch_choice.value, **settings)
         with output:
             output.clear_output(wait=True)
-            view = kernel_view(
-                run_dir,
-                job_choice.value,
-                epoch=epoch_choice.value,
-                **{key: control.value for key, control in controls.items()},
-            )
             display(view.figure)
-            plt.close(view.figure)
+        plt.close(view.figure)
+        status.value = _status_html(view, run_dir, job_choice.value, settings)
 
-    set_epochs()
-    job_choice.observe(set_epochs, names="value")
+    guarded(set_epochs)()
+    job_choice.observe(guarded(set_epochs), names="value")
     for control in [job_choice, epoch_choice, *controls.values()]:
-        control.observe(redraw, names="value")
-    redraw()
+        control.observe(guarded(redraw), names="value")
+    guarded(redraw)()
     return widgets.VBox(
         [
             widgets.HBox([job_choice, epoch_choice]),
             widgets.HBox(list(controls.values())[:4]),
             widgets.HBox(list(controls.values())[4:]),
+            status,
             output,
         ]
     )
