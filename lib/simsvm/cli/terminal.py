@@ -10,6 +10,7 @@ included, stays in the batch folder.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -75,7 +76,7 @@ class BatchTerminal:
                 position=position,
                 leave=False,
                 disable=not self.show,
-                mininterval=1.0,
+                mininterval=1.0 if sys.stderr.isatty() else 30.0,
             )
             self._bars[name] = (bar, run_dir, time.time())
 
@@ -113,10 +114,11 @@ class BatchTerminal:
                         bar.initial = bar.n = progress["model_epochs_done"]
                     elif progress["model_epochs_done"] > bar.n:
                         bar.update(progress["model_epochs_done"] - bar.n)
+                    # drawn with the next update, at most every mininterval: one line in a terminal,
+                    # and in a log file (no terminal) a line every half minute rather than every poll
                     bar.set_postfix(
                         networks=f"{progress['networks_done']}/{progress['networks']}", refresh=False
                     )
-                    bar.refresh()
 
 
 def _older(run_dir: Path, time_s: float) -> bool:
