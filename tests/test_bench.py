@@ -23,6 +23,16 @@ def test_reproduction_cost_by_hand():
     assert set(rows) == set(PAPER_SIZES)
 
 
+def stored_profile_ok(results: dict) -> bool:
+    """The profile names the GRU's own operators and its shares are those of one total."""
+    profile = results["training_step_profile"]
+    operators = {row["operator"] for row in profile}
+    shares = [row["share"] for row in profile]
+    return (
+        "_StackedGRU" in operators and 0 < sum(shares) <= 1 + 1e-9 and shares == sorted(shares, reverse=True)
+    )
+
+
 @pytest.mark.slow
 def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
     results = main(
@@ -47,10 +57,15 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
             "2",
             "--protocol-backend",
             "serial",
+            "--profile",
             "--out",
             str(tmp_path),
         ]
     )
+    assert stored_profile_ok(results)
+    flags = results["cpu"]["flags"]  # Linux: every flag known, present or not
+    assert set(flags) == {"avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}
+    assert all(isinstance(value, bool) for value in flags.values())
     stored = json.loads((tmp_path / "bench.json").read_text())
     assert stored["train_excerpts"] == 21
     for key in (
@@ -58,6 +73,7 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         "snapshot_s",
         "svm_refit_s",
         "matmul_peak_gflops",
+        "matmul_peak_bf16_gflops",
         "extraction_files_per_s_cold",
         "extraction_files_per_s_cached",
         "peak_rss_mib",

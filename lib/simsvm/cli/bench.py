@@ -28,8 +28,10 @@ from simsvm._io import write_json_atomic, write_text_atomic
 from simsvm.cli.costs import reproduction_cost, training_flop
 from simsvm.cli.measure import (
     bench_specs,
+    cpu_capabilities,
     extraction_rates,
     matmul_peak,
+    profile_training_step,
     synthetic_frames,
     time_protocol,
     time_set,
@@ -75,6 +77,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=("cuda", "processes", "serial"),
         default=None,
         help="backend of the protocol timing (default: cuda if present, else processes)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one training step (torch.profiler, one thread) and print where its time goes",
     )
     parser.add_argument("--out", default="benchmarks/results", help="folder for bench.json and bench.csv")
     return parser
@@ -202,6 +209,19 @@ def _report(results: dict, args: argparse.Namespace, flop_per_epoch: float) -> l
         share = gflops / results["matmul_peak_gflops"]
         print(f"{name:42s} {seconds:14.3f} {gflops:8.1f} {share:8.0%} {reference / seconds:6.2f}x")
         lines.append(f"{name},{seconds:.4f},{gflops:.2f},{share:.3f},{reference / seconds:.3f}")
+    cpu = results["cpu"]
+    flags = cpu["flags"]
+    has = "unknown" if flags is None else ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())
+    print(f"CPU: {cpu['model']}; {has}; PyTorch code path {cpu['torch_capability']}")
+    print(
+        f"bf16 matmul peak {results['matmul_peak_bf16_gflops']:.0f} GFLOP/s "
+        f"({results['matmul_peak_bf16_gflops'] / results['matmul_peak_gflops']:.1f}x fp32)"
+    )
+    for row in results.get("training_step_profile", []):
+        print(
+            f"  profile {row['operator']:32s} {row['ms_per_step']:8.2f} ms/step {row['share']:6.1%} "
+            f"({row['calls_per_step']:.0f} calls)"
+        )
     print(
         f"matmul peak {results['matmul_peak_gflops']:.0f} GFLOP/s ({args.threads} threads); "
         f"{results['gflop_per_model_epoch']:.1f} GFLOP per model-epoch "
@@ -264,7 +284,10 @@ def main(argv: list[str] | None = None) -> dict:
         "train_excerpts": train,
         "gflop_per_model_epoch": flop_per_epoch / 1e9,
     }
+    results["cpu"] = cpu_capabilities()
     results["matmul_peak_gflops"] = matmul_peak(args.threads)
+    # bf16 products: where the CPU has AMX or AVX512-BF16, the headroom reduced precision offers
+    results["matmul_peak_bf16_gflops"] = matmul_peak(args.threads, dtype=torch.bfloat16)
     with tempfile.TemporaryDirectory(prefix="simsvm-bench-") as scratch:
         scratch = Path(scratch)
         store = synthetic_frames(scratch, args.clips, args.frames, rng)
@@ -273,6 +296,10 @@ def main(argv: list[str] | None = None) -> dict:
             frames=store, targets=labels, annotations=np.eye(10)[labels], task="classification"
         )
         specs = bench_specs(data, args.models, args.epochs, train)
+        if args.profile:
+            torch.set_num_threads(1)
+            results["training_step_profile"] = profile_training_step(data, specs[0])
+            torch.set_num_threads(args.threads)
         results.update(_time_backends(args, data, specs))
         snapshots, features = _time_snapshots(args, data, specs[0], results["backends_s_per_model_epoch"])
         results.update(snapshots)

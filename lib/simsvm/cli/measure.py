@@ -6,6 +6,7 @@ standard-normal values stored as memory-mapped ``.npy`` files, as a real run's c
 
 from __future__ import annotations
 
+import platform
 import resource
 import time
 from dataclasses import replace
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from simsvm.data.datasets import Dataset
 from simsvm.data.frames import FrameStore, Normaliser, load_frames
@@ -20,14 +22,17 @@ from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.protocol import plan_jobs
 from simsvm.model.kernels import make_kernel
 from simsvm.train.backends import Backend, ProcessBackend
+from simsvm.train.excerpts import frame_source
 from simsvm.train.jobs import train_set
-from simsvm.train.loop import train_stack
-from simsvm.train.spec import TrainingData, TrainingSpec
+from simsvm.train.loop import initial_stack, train_stack
+from simsvm.train.spec import TrainingData, TrainingSpec, batch_loss
 
 __all__ = [
     "bench_specs",
+    "cpu_capabilities",
     "extraction_rates",
     "matmul_peak",
+    "profile_training_step",
     "synthetic_frames",
     "time_protocol",
     "time_set",
@@ -37,15 +42,91 @@ __all__ = [
 ]
 
 
-def matmul_peak(threads: int, size: int = 2048, repeats: int = 5) -> float:
-    """GFLOP/s of a large float32 matrix product with ``threads`` threads: the machine's practical peak."""
+# CPU flags (Linux /proc/cpuinfo) that decide which reduced-precision products the hardware has.
+_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def cpu_capabilities() -> dict:
+    """The CPU's model, the flags of :data:`_CPU_FLAGS` it has, and PyTorch's chosen code path."""
+    model, flags = None, set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model is None:
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    except OSError:  # not Linux: the flags are unknown, not absent
+        return {
+            "model": platform.processor(),
+            "flags": None,
+            "torch_capability": torch.backends.cpu.get_cpu_capability(),
+        }
+    return {
+        "model": model or platform.processor(),
+        "flags": {flag: flag in flags for flag in _CPU_FLAGS},
+        "torch_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+
+
+def matmul_peak(
+    threads: int, size: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32
+) -> float:
+    """GFLOP/s of a large matrix product with ``threads`` threads: the machine's practical peak.
+
+    ``torch.bfloat16`` gives the reduced-precision peak (AMX or AVX512-BF16 where the CPU has them).
+    """
     torch.set_num_threads(threads)
-    a, b = torch.randn(size, size), torch.randn(size, size)
+    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
     a @ b  # warm-up
     start = time.perf_counter()
     for _ in range(repeats):
         a @ b
     return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def profile_training_step(
+    data: TrainingData, spec: TrainingSpec, *, steps: int = 10, rows: int = 15
+) -> list[dict]:
+    """Where one training step of one network goes: ``torch.profiler``'s operators by self CPU time.
+
+    A step is one batch: cut and normalise the excerpts, the stacked GRU forward, the loss,
+    backward and Adadelta's update; snapshots are not included.  Returns the ``rows`` largest
+    operators with their share of the profiled time.
+    """
+    stack = initial_stack([spec], data, False)
+    optimiser = torch.optim.Adadelta(stack.parameters(), lr=spec.learning_rate, rho=spec.rho, eps=spec.eps)
+    frames = frame_source(data.frames, torch.device("cpu"), None)
+    annotations, targets = torch.as_tensor(data.annotations), torch.as_tensor(np.asarray(data.targets))
+    rng = np.random.default_rng(0)
+
+    def step() -> None:
+        files = torch.as_tensor(rng.permutation(np.asarray(spec.train_indices))[None, : spec.batch_size])
+        starts = torch.as_tensor(
+            rng.integers(0, max(int(data.frames.lengths.min()) - spec.excerpt_length, 1), files.shape)
+        )
+        features = stack.features(frames.excerpts(files, starts, spec.excerpt_length, [spec.normaliser]))
+        loss = batch_loss(spec, data.task, features[0], annotations[files[0]], targets[files[0]], None)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+
+    for _ in range(3):  # warm-up
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(steps):
+            step()
+    events = sorted(profiler.key_averages(), key=lambda event: event.self_cpu_time_total, reverse=True)
+    total = sum(event.self_cpu_time_total for event in events)
+    return [
+        {
+            "operator": event.key,
+            "calls_per_step": event.count / steps,
+            "ms_per_step": event.self_cpu_time_total / steps / 1000,
+            "share": event.self_cpu_time_total / total,
+        }
+        for event in events[:rows]
+    ]
 
 
 def synthetic_frames(folder: Path, clips: int, frames: int, rng: np.random.Generator) -> FrameStore:

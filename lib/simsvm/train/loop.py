@@ -42,7 +42,7 @@ from simsvm.train.spec import (
     excerpt_starts,
 )
 
-__all__ = ["stack_groups", "train_stack"]
+__all__ = ["initial_stack", "stack_groups", "train_stack"]
 
 # Whole-file inference reads this many files at once, this many frames at a time: large enough
 # for efficient products, small enough to bound memory (M x files x frames x hidden values).
@@ -153,7 +153,7 @@ def _padded(rows: Sequence[np.ndarray], fill: int) -> np.ndarray:
     return array
 
 
-def _initial_stack(
+def initial_stack(
     specs: Sequence[TrainingSpec], data: TrainingData, reference: bool
 ) -> StackedNetworks | NetworkStack:
     """Every spec's network initialised from its seed, exactly as it would be alone, as one stack.
@@ -239,7 +239,7 @@ def train_stack(
         )
     device = torch.device(device)
     first = specs[0]
-    stack = _initial_stack(specs, data, reference).to(device)
+    stack = initial_stack(specs, data, reference).to(device)
     optimiser = torch.optim.Adadelta(stack.parameters(), lr=first.learning_rate, rho=first.rho, eps=first.eps)
     generators = [np.random.default_rng(spec.seed) for spec in specs]
     frames = frame_source(data.frames, device, resident_frames)
