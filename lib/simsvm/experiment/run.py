@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from simsvm._io import write_json_atomic
@@ -135,10 +136,10 @@ def _metadata(
     }
 
 
-def _predictions(dataset: Dataset, job: str, fold: int, test_indices: list[int], last: Evaluation):
+def _predictions(
+    dataset: Dataset, job: str, fold: int, test_indices: list[int], last: Evaluation
+) -> pd.DataFrame:
     """The test files' predictions of a job's last evaluation, one row per file, approach and target."""
-    import pandas as pd
-
     parts = []
     actual = dataset.targets[test_indices]
     tracks = [dataset.track_ids[i] for i in test_indices]
