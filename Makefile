@@ -36,7 +36,7 @@ $(VENV)/.installed-browser: $(VENV)/.installed
 install-browser: $(VENV)/.installed-browser
 
 # The main job: generated data in the five real layouts, then the batch of demo profiles of the
-# paper's cross-validation protocol (notebooks/experiment.ipynb per dataset, all five approaches)
+# paper's cross-validation protocol (notebooks/experiment.ipynb per dataset, the five approaches and Stats)
 # and notebooks/summary.ipynb, which writes figures/.
 demo: install
 	env $(PORTABLE_CPU) $(BIN)/simsvm data synth --out $(DATA) --clips-per-class 16 --duration 6
