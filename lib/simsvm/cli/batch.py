@@ -15,6 +15,7 @@ resumes; an unfinished run resumes inside its own folder (finished networks are 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import traceback
@@ -77,6 +78,7 @@ def check_parameters(notebook: str | Path, parameters: dict) -> None:
         raise ParameterError(f"{notebook}: parameter(s) {unknown} are not declared in its 'parameters' cell")
 
 
+@functools.cache
 def _kernel_manager_class() -> type:
     """Kernels that talk to the batch over encrypted sockets where pyzmq can (CurveZMQ).
 
