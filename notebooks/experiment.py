@@ -54,6 +54,7 @@ eps: float = 1e-06
 baseline_loss: str = "sse"
 similarity_norm: str = "squared"
 target_scale: str = "raw"
+matmul_precision: str = "fp32"
 rbf_gamma: float = 0.5
 poly_degree: int = 2
 poly_offset: float = 0.0

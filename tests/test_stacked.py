@@ -13,7 +13,8 @@ from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import ParameterError
 from simsvm.model.kernels import make_kernel
 from simsvm.model.network import Network
-from simsvm.model.stacked import StackedNetworks, stacked_gru
+from simsvm.model.recurrence import stacked_gru
+from simsvm.model.stacked import StackedNetworks
 from simsvm.train.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.train.excerpts import DeviceFrames, HostFrames
 from simsvm.train.jobs import train_set

@@ -12,6 +12,7 @@ __all__ = [
     "BASELINE_LOSSES",
     "DEFAULT_CELL_TIMEOUT_S",
     "KERNELS",
+    "MATMUL_PRECISIONS",
     "METRICS",
     "NORMALISATIONS",
     "OBJECTIVES",
@@ -50,6 +51,8 @@ SIMILARITY_NORMS = ("squared", "frobenius")
 # Regression annotations in the similarity loss: as distributed, or mapped to [0, 1] by the scale's bounds.
 TARGET_SCALES = ("raw", "unit")
 PROTOCOLS = ("cv", "split", "random_splits")
+# The GRU's matrix products: float32 throughout, or bfloat16 where the hardware multiplies it natively.
+MATMUL_PRECISIONS = ("fp32", "bf16")
 # How the networks of a run are computed (see simsvm.train.jobs.make_backend).
 BACKENDS = ("serial", "processes", "cuda", "reference", "dask")
 # How long one notebook cell of a batch may run, in seconds.

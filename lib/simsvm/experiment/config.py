@@ -28,6 +28,7 @@ from simsvm.names import (
     BACKENDS,
     BASELINE_LOSSES,
     KERNELS,
+    MATMUL_PRECISIONS,
     NORMALISATIONS,
     PROTOCOLS,
     SIMILARITY_NORMS,
@@ -86,6 +87,7 @@ _CHOICES = {
     "protocol": PROTOCOLS,
     "similarity_norm": SIMILARITY_NORMS,
     "target_scale": TARGET_SCALES,
+    "matmul_precision": MATMUL_PRECISIONS,
 }
 
 
@@ -128,6 +130,8 @@ class ExperimentConfig:
     baseline_loss: str = "sse"
     similarity_norm: str = "squared"
     target_scale: str = "raw"
+    # the GRU's matrix products: 'fp32', or 'bf16' (bfloat16 on a CPU with AMX/AVX512-BF16, TF32 on CUDA)
+    matmul_precision: str = "fp32"
     # similarity kernels (loss side)
     rbf_gamma: float = 0.5
     poly_degree: int = 2

@@ -295,6 +295,7 @@ def plan_jobs(
                 eps=config.eps,
                 similarity_norm=config.similarity_norm,
                 annotation_bounds=_annotation_bounds(config, dataset, train, fold),
+                matmul_precision=config.matmul_precision,
             )
             approaches = tuple(a for a in config.approaches if APPROACH_NETWORKS[a] == network)
             evaluator = _evaluator(

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from simsvm.exceptions import ParameterError
+
 __all__ = ["Network", "NetworkStack"]
 
 
@@ -106,13 +108,17 @@ class NetworkStack(nn.Module):
         *,
         models: Sequence[int] | None = None,
         chunk: int | None = None,
+        precision: str = "fp32",
     ) -> torch.Tensor:
         """As :meth:`StackedNetworks.features <simsvm.model.stacked.StackedNetworks.features>`.
 
         ``frames`` are time-major, ``(time, M, batch, n_inputs)`` or ``(time, batch, n_inputs)``;
         ``chunk`` is accepted for the common interface and ignored (``nn.GRU`` reads the whole
-        sequence).  Returns ``(len(models), batch, hidden_sizes[-1])``.
+        sequence); ``precision`` must be ``'fp32'``: this is the float32 reference.  Returns
+        ``(len(models), batch, hidden_sizes[-1])``.
         """
+        if precision != "fp32":
+            raise ParameterError(f"the nn.GRU reference computes in float32 only, not {precision!r}")
         models = range(self.n_models) if models is None else models
         features = []
         for position, model in enumerate(models):

@@ -4,17 +4,10 @@ The networks of a run (folds x networks) share one architecture, so layer ``l`` 
 networks is held as one tensor with a leading model axis and computed with ``torch.bmm``: one
 call does ``M`` networks' work.  On a GPU that is what keeps the device busy (forty networks of
 100 excerpts are 4,000 rows per product); on the project's CPU one network per worker process is
-fastest, and the gain there comes from the recurrence itself.
-
-The recurrence is written out by hand (:class:`_StackedGRU`, forward and backward) rather than
-left to ``nn.GRU`` and autograd.  Measured on the 2-core CPU (``python -m simsvm.cli.bench``), a
-training step of ``nn.GRU`` spends more time in a dozen small element-wise operations per time
-step, and their autograd bookkeeping, than in its matrix products; by hand, the backward step
-is a few fused operations and three products, with every buffer time-major, ``(time, models,
-batch, features)``, so that one step's slice is contiguous.  The gate equations are those of
-``nn.GRU`` (the reset gate multiplies ``W_hn h + b_hn``), and :meth:`StackedNetworks.from_networks`
-copies :class:`~simsvm.model.network.Network` weights, so a stack starts exactly where separately built
-networks start; tests compare outputs and gradients with ``nn.GRU`` and run ``gradcheck``.
+fastest, and the gain there comes from the recurrence itself
+(:func:`~simsvm.model.recurrence.stacked_gru`).  :meth:`StackedNetworks.from_networks` copies
+:class:`~simsvm.model.network.Network` weights, so a stack starts exactly where separately built
+networks start.
 """
 
 from __future__ import annotations
@@ -27,130 +20,9 @@ from torch import nn
 
 from simsvm.exceptions import ParameterError
 from simsvm.model.network import Network
+from simsvm.model.recurrence import stacked_gru
 
-__all__ = ["StackedNetworks", "stacked_gru"]
-
-
-class _StackedGRU(torch.autograd.Function):
-    """One GRU layer of ``M`` models over a whole sequence, with a hand-written backward pass."""
-
-    @staticmethod
-    def forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial):
-        steps, models, batch, _ = inputs.shape
-        hidden = weight_hh.shape[1]
-        # The reset and update gates add both biases; the candidate keeps b_hn inside the reset.
-        bias_input = torch.cat(
-            (bias_ih[:, : 2 * hidden] + bias_hh[:, : 2 * hidden], bias_ih[:, 2 * hidden :]), 1
-        )
-        bias_input, bias_hn = bias_input[:, None, :], bias_hh[:, None, 2 * hidden :]
-        training = any(ctx.needs_input_grad)
-        states = inputs.new_empty(steps + 1, models, batch, hidden)
-        states[0] = initial
-        projected = inputs.new_empty(models, batch, 3 * hidden)
-        recurrent = inputs.new_empty(models, batch, 3 * hidden)
-        gates = inputs.new_empty(models, batch, 2 * hidden)
-        candidate = inputs.new_empty(models, batch, hidden)
-        # Per step, what the backward pass multiplies the incoming gradient by (see there),
-        # computed here while the step's values are in cache.
-        factors = inputs.new_empty(steps if training else 0, models, batch, 5, hidden)
-        one = inputs.new_ones(())
-        # Views made once: slicing inside the loop costs about as much as the arithmetic.
-        projected_gates, projected_candidate = projected[..., : 2 * hidden], projected[..., 2 * hidden :]
-        recurrent_gates, recurrent_n = recurrent[..., : 2 * hidden], recurrent[..., 2 * hidden :]
-        reset, update = gates[..., :hidden], gates[..., hidden:]
-        input_at, state_at, factors_at = inputs.unbind(0), states.unbind(0), factors.unbind(0)
-        for step in range(steps):
-            torch.baddbmm(bias_input, input_at[step], weight_ih, out=projected)
-            torch.bmm(state_at[step], weight_hh, out=recurrent)
-            recurrent_n.add_(bias_hn)
-            torch.sigmoid(projected_gates.add_(recurrent_gates), out=gates)
-            torch.tanh(projected_candidate.addcmul_(reset, recurrent_n), out=candidate)
-            torch.lerp(candidate, state_at[step], update, out=state_at[step + 1])
-            if training:
-                through_reset, through_update, through_candidate, candidate_recurrent, keep = factors_at[
-                    step
-                ].unbind(2)
-                torch.addcmul(one, candidate, candidate, value=-1, out=through_candidate)
-                through_candidate.addcmul_(through_candidate, update, value=-1)  # (1 - n^2)(1 - z)
-                torch.mul(through_candidate, reset, out=candidate_recurrent)
-                torch.addcmul(reset, reset, reset, value=-1, out=through_reset)  # r(1 - r)
-                through_reset.mul_(recurrent_n).mul_(through_candidate)
-                torch.addcmul(update, update, update, value=-1, out=through_update)  # z(1 - z)
-                through_update.mul_(state_at[step] - candidate)
-                keep.copy_(update)
-        if training:
-            ctx.save_for_backward(inputs, weight_ih, weight_hh, states, factors)
-        return states[1:]
-
-    @staticmethod
-    def backward(ctx, grad_outputs):
-        inputs, weight_ih, weight_hh, states, factors = ctx.saved_tensors
-        steps, models, batch, _ = inputs.shape
-        hidden = weight_hh.shape[1]
-        grad_outputs = grad_outputs.contiguous()
-        weight_ih_t, weight_hh_t = weight_ih.transpose(1, 2), weight_hh.transpose(1, 2)
-        grad_inputs = torch.empty_like(inputs) if ctx.needs_input_grad[0] else None
-        grad_weight_ih, grad_weight_hh = torch.zeros_like(weight_ih), torch.zeros_like(weight_hh)
-        # The gradient of one step's state times its five factors gives, in this order, the
-        # gradients of the pre-activations of the reset gate, the update gate, the candidate's
-        # input side and its recurrent side (scaled by the reset gate), and the direct path to
-        # the previous state.  Input projection: slots 0, 1, 2; recurrent products: 0, 1, 3.
-        scaled = inputs.new_empty(models, batch, 5, hidden)
-        grad_recurrent = inputs.new_empty(models, batch, 3, hidden)
-        recurrent_slots = torch.tensor([0, 1, 3], device=inputs.device)
-        summed = inputs.new_zeros(models, batch, 5, hidden)  # for the bias gradients
-        carry = inputs.new_zeros(models, batch, hidden)
-        grad_projected = scaled[:, :, :3].reshape(models, batch, 3 * hidden)  # a view
-        flat_recurrent, direct = grad_recurrent.view(models, batch, 3 * hidden), scaled[:, :, 4]
-        grad_output_at, factors_at = grad_outputs.unbind(0), factors.unbind(0)
-        inputs_t_at, states_t_at = inputs.transpose(2, 3).unbind(0), states.transpose(2, 3).unbind(0)
-        grad_inputs_at = grad_inputs.unbind(0) if grad_inputs is not None else None
-        for step in range(steps - 1, -1, -1):
-            grad_state = grad_output_at[step] + carry
-            torch.mul(factors_at[step], grad_state[:, :, None, :], out=scaled)
-            torch.index_select(scaled, 2, recurrent_slots, out=grad_recurrent)
-            carry = torch.baddbmm(direct, flat_recurrent, weight_hh_t)
-            if grad_inputs_at is not None:
-                torch.bmm(grad_projected, weight_ih_t, out=grad_inputs_at[step])
-            grad_weight_ih.baddbmm_(inputs_t_at[step], grad_projected)
-            grad_weight_hh.baddbmm_(states_t_at[step], flat_recurrent)
-            summed += scaled
-        summed = summed.sum(dim=1)
-        grad_bias_ih = summed[:, :3].reshape(models, 3 * hidden)
-        grad_bias_hh = summed[:, [0, 1, 3]].reshape(models, 3 * hidden)
-        return grad_inputs, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh, carry
-
-
-def stacked_gru(
-    inputs: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor,
-    bias_hh: torch.Tensor,
-    initial: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Outputs of one GRU layer of ``M`` models at every step.
-
-    Parameters
-    ----------
-    inputs : torch.Tensor, shape (time, M, batch, n_inputs)
-    weight_ih : torch.Tensor, shape (M, n_inputs, 3 * hidden)
-        Input weights, transposed relative to ``nn.GRU.weight_ih_l0``; gates in the order
-        reset, update, new.
-    weight_hh : torch.Tensor, shape (M, hidden, 3 * hidden)
-    bias_ih, bias_hh : torch.Tensor, shape (M, 3 * hidden)
-    initial : torch.Tensor, shape (M, batch, hidden), optional
-        State before the first step (zeros by default); carrying it over lets a long sequence
-        be read in pieces with the same result.
-
-    Returns
-    -------
-    torch.Tensor, shape (time, M, batch, hidden)
-    """
-    _, models, batch, _ = inputs.shape
-    if initial is None:
-        initial = inputs.new_zeros(models, batch, weight_hh.shape[1])
-    return _StackedGRU.apply(inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial)
+__all__ = ["StackedNetworks"]
 
 
 class StackedNetworks(nn.Module):
@@ -244,6 +116,7 @@ class StackedNetworks(nn.Module):
         *,
         models: Sequence[int] | None = None,
         chunk: int | None = None,
+        precision: str = "fp32",
     ) -> torch.Tensor:
         """Time-averaged outputs of the last layer of every model (eq. 4).
 
@@ -258,6 +131,8 @@ class StackedNetworks(nn.Module):
         chunk : int, optional
             Read the sequence ``chunk`` frames at a time, carrying the states over: the same
             result with memory bounded by the chunk, for whole-file inference without gradients.
+        precision : {'fp32', 'bf16', 'tf32'}
+            How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
 
         Returns
         -------
@@ -277,7 +152,7 @@ class StackedNetworks(nn.Module):
         for begin in range(0, steps, chunk):
             outputs = frames[begin : begin + chunk]
             for index, layer in enumerate(layers):
-                outputs = stacked_gru(outputs, *layer, states[index])
+                outputs = stacked_gru(outputs, *layer, states[index], precision=precision)
                 states[index] = outputs[-1]
             if lengths is not None:
                 valid = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from simsvm.exceptions import ParameterError
+from simsvm.model.recurrence import product_precision
 from simsvm.names import BACKENDS
 from simsvm.train.backends import (
     Backend,
@@ -85,6 +86,10 @@ def train_set(
     if len(evaluate) != len(specs):
         raise ParameterError(f"{len(specs)} specs but {len(evaluate)} evaluate functions")
     backend = backend or SerialBackend()
+    for precision in sorted({spec.matmul_precision for spec in specs}):
+        if backend.reference and precision != "fp32":
+            raise ParameterError(f"backend 'reference' (nn.GRU) computes in float32 only, not {precision!r}")
+        product_precision(precision, backend.device)  # warns here, once, where bf16 falls back
     groups = (
         [[index] for index in range(len(specs))]
         if backend.reference

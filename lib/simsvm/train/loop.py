@@ -31,6 +31,7 @@ import torch
 
 from simsvm.exceptions import ParameterError
 from simsvm.model.network import Network, NetworkStack
+from simsvm.model.recurrence import product_precision
 from simsvm.model.stacked import StackedNetworks
 from simsvm.train.excerpts import DeviceFrames, HostFrames, frame_source
 from simsvm.train.spec import (
@@ -63,6 +64,7 @@ def _schedule(spec: TrainingSpec) -> tuple:
         spec.learning_rate,
         spec.rho,
         spec.eps,
+        spec.matmul_precision,
     )
 
 
@@ -89,6 +91,7 @@ def _whole_file_features(
     specs: Sequence[TrainingSpec],
     data: TrainingData,
     frames: HostFrames | DeviceFrames,
+    precision: str,
 ) -> list[np.ndarray]:
     """Features of every spec's ``eval_indices``; networks that read the same files read them together.
 
@@ -116,7 +119,8 @@ def _whole_file_features(
                 [normaliser],
             )[:, 0]
             lengths = torch.as_tensor(lengths, device=frames.device)
-            values[:, rows] = stack.features(batch, lengths, models=models, chunk=chunk).cpu().numpy()
+            batch_features = stack.features(batch, lengths, models=models, chunk=chunk, precision=precision)
+            values[:, rows] = batch_features.cpu().numpy()
         for position, model in enumerate(models):
             features[model] = values[position, np.searchsorted(files, specs[model].eval_indices)]
     return features
@@ -129,10 +133,11 @@ def _snapshots(
     epoch: int,
     losses: Sequence[float],
     frames: HostFrames | DeviceFrames,
+    precision: str,
 ) -> list[Snapshot]:
     device = frames.device
     with torch.inference_mode():
-        features = _whole_file_features(stack, specs, data, frames)
+        features = _whole_file_features(stack, specs, data, frames, precision)
         snapshots = []
         for model, spec in enumerate(specs):
             outputs = None
@@ -239,6 +244,8 @@ def train_stack(
         )
     device = torch.device(device)
     first = specs[0]
+    # said once by whoever planned the run (simsvm.train.jobs.train_set), not once per worker
+    precision = product_precision(first.matmul_precision, device, warn=False)
     stack = initial_stack(specs, data, reference).to(device)
     optimiser = torch.optim.Adadelta(stack.parameters(), lr=first.learning_rate, rho=first.rho, eps=first.eps)
     generators = [np.random.default_rng(spec.seed) for spec in specs]
@@ -246,7 +253,7 @@ def train_stack(
     annotations = torch.as_tensor(data.annotations, device=device)
     targets = torch.as_tensor(np.asarray(data.targets), device=device)
     evaluated = evaluated_epochs(first.epochs, first.eval_every)
-    yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames)
+    yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames, precision)
     for epoch in range(1, first.epochs + 1):
         files, first_frames, counts = _epoch_plan(specs, data, generators, device)
         epoch_losses = []
@@ -258,7 +265,7 @@ def train_stack(
                 first.excerpt_length,
                 [spec.normaliser for spec in specs],
             )
-            features = stack.features(excerpts)
+            features = stack.features(excerpts, precision=precision)
             outputs = stack.predict(features) if stack.has_output_layer else None
             rows = [min(first.batch_size, count - begin) for count in counts]  # >= 1 for every network
             losses = torch.stack(
@@ -282,4 +289,4 @@ def train_stack(
             on_epoch(epoch)
         if epoch in evaluated:
             mean_losses = torch.stack(epoch_losses).mean(dim=0).cpu().tolist()
-            yield _snapshots(stack, specs, data, epoch, mean_losses, frames)
+            yield _snapshots(stack, specs, data, epoch, mean_losses, frames, precision)

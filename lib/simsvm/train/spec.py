@@ -15,7 +15,7 @@ from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import ParameterError
 from simsvm.model.kernels import Kernel
 from simsvm.model.losses import baseline_loss, similarity_loss
-from simsvm.names import OBJECTIVES
+from simsvm.names import MATMUL_PRECISIONS, OBJECTIVES
 
 __all__ = [
     "Snapshot",
@@ -77,11 +77,17 @@ class TrainingSpec:
     similarity_norm: str = "squared"
     # (low, high) per regression target: the loss reads annotations mapped to [0, 1] by them
     annotation_bounds: tuple[tuple[float, float], ...] | None = None
+    # the GRU's products: 'fp32', or 'bf16' where the device has it (simsvm.model.recurrence)
+    matmul_precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
             raise ParameterError(
                 f"{self.name}: unknown objective {self.objective!r}; choose one of {OBJECTIVES}"
+            )
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise ParameterError(
+                f"{self.name}: matmul_precision {self.matmul_precision!r} is not one of {MATMUL_PRECISIONS}"
             )
         if self.objective == "similarity" and self.kernel is None:
             raise ParameterError(f"{self.name}: the similarity objective needs a kernel")
