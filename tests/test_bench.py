@@ -25,7 +25,7 @@ def test_reproduction_cost_by_hand():
 
 def stored_profile_ok(results: dict) -> bool:
     """The profile names the GRU's own operators and its shares are those of one total."""
-    profile = results["training_step_profile"]
+    profile = results["training_step_profile"]["fp32"]
     operators = {row["operator"] for row in profile}
     shares = [row["share"] for row in profile]
     return (
@@ -80,22 +80,30 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         "memory_check_worker_rss_mib",
     ):
         assert stored[key] > 0, key
+    precisions = results["precisions"]  # fp32, and bf16 where the CPU has it
+    assert precisions[0] == "fp32" and set(precisions) <= {"fp32", "bf16"}
+    assert set(results["training_step_profile"]) == set(precisions)
     assert set(results["backends_s_per_model_epoch"]) >= {
-        "serial (one network at a time)",
-        "serial (stack of 2)",
-        "processes (incl. first start-up)",
-        "processes (start-up subtracted)",
+        f"{backend}, {precision}"
+        for backend in (
+            "serial (one network at a time)",
+            "serial (stack of 2)",
+            "processes (incl. first start-up)",
+            "processes (start-up subtracted)",
+        )
+        for precision in precisions
     }
-    assert set(results["snapshot_s_by_path"]) == {
-        "nn.GRU",
-        "stacked",
-        "stacked, 1 thread",
+    assert set(results["snapshot_s_by_path"]) == {"nn.GRU"} | {
+        f"stacked{threads}, {precision}" for threads in ("", ", 1 thread") for precision in precisions
+    }
+    assert set(results["snapshot_share"]) == {
+        f"{backend}, {precision}" for backend in ("serial", "processes") for precision in precisions
     }
     assert all(0 < share < 1 for share in results["snapshot_share"].values())
+    assert set(results["reproduction"]) == set(precisions)
     assert set(results["process_startup_s"]) == {"first run", "later runs"}
     # 2 folds x (baseline, RBF, cosine, polynomial networks), each evaluated at epochs 0 and 1
-    assert results["protocol"]["networks"] == 8 and results["protocol"]["seconds"] > 0
-    assert results["protocol"]["projected_400_epochs_min"] == pytest.approx(
-        results["protocol"]["seconds"] * 400 / 60
-    )
+    (protocol,) = results["protocol"]
+    assert protocol["networks"] == 8 and protocol["seconds"] > 0 and protocol["matmul_precision"] == "fp32"
+    assert protocol["projected_400_epochs_min"] == pytest.approx(protocol["seconds"] * 400 / 60)
     assert (tmp_path / "bench.csv").read_text().startswith("what,s_per_model_epoch")

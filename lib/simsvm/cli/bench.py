@@ -40,6 +40,7 @@ from simsvm.cli.measure import (
 )
 from simsvm.experiment.scoring import score_svm
 from simsvm.model.kernels import make_kernel
+from simsvm.model.recurrence import cpu_has_bf16
 from simsvm.train.backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
 from simsvm.train.spec import TrainingData, TrainingSpec
 
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--protocol-folds", type=int, default=10, help="folds of the timed protocol")
     parser.add_argument(
+        "--protocol-precisions",
+        default="fp32",
+        help="comma-separated matmul precisions the protocol is timed in (e.g. fp32,bf16)",
+    )
+    parser.add_argument(
         "--protocol-backend",
         choices=("cuda", "processes", "serial"),
         default=None,
@@ -87,8 +93,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _precisions() -> tuple[str, ...]:
+    """The matmul precisions worth a row here: bf16 only where the CPU multiplies it natively."""
+    return ("fp32", "bf16") if cpu_has_bf16() else ("fp32",)
+
+
 def _time_backends(args: argparse.Namespace, data: TrainingData, specs: list[TrainingSpec]) -> dict:
-    """Seconds per model-epoch of the reference and of every backend, and the workers' start-up."""
+    """Seconds per model-epoch of the reference and of every backend in every precision, and the
+    workers' start-up.  Rows are named ``<backend>, <precision>``.
+    """
     model_epochs = args.models * args.epochs
     # The reference: one nn.GRU model at a time, all threads, the loop a user would write.
     torch.set_num_threads(args.threads)
@@ -96,25 +109,30 @@ def _time_backends(args: argparse.Namespace, data: TrainingData, specs: list[Tra
     time_set([warm_up], data, ReferenceBackend(threads=args.threads))
     time_set([warm_up], data, SerialBackend(threads=args.threads))
     reference = time_set(specs, data, ReferenceBackend(threads=args.threads)) / model_epochs
-    network_time = {
-        "serial (one network at a time)": time_set(specs, data, SerialBackend(threads=args.threads)),
-        f"serial (stack of {args.models})": time_set(
-            specs, data, SerialBackend(threads=args.threads, stack_size=args.models)
-        ),
-    }
     processes = ProcessBackend(workers=args.threads, threads_per_worker=1)
     nothing = [replace(spec, epochs=0, eval_indices=(0,)) for spec in specs]
     # Start-up: the first run of a Python process starts the forkserver (imports torch,
     # scikit-learn, ...); every run forks its workers and sends them the store.
     first_startup = time_set(nothing, data, processes)
-    total = time_set(specs, data, processes)
     startup = time_set(nothing, data, processes)
-    network_time["processes (start-up subtracted)"] = max(total - startup, 1e-9)
-    network_time["processes (incl. first start-up)"] = total - startup + first_startup
+    network_time = {}
+    for precision in _precisions():
+        in_precision = [replace(spec, matmul_precision=precision) for spec in specs]
+        network_time[f"serial (one network at a time), {precision}"] = time_set(
+            in_precision, data, SerialBackend(threads=args.threads)
+        )
+        network_time[f"serial (stack of {args.models}), {precision}"] = time_set(
+            in_precision, data, SerialBackend(threads=args.threads, stack_size=args.models)
+        )
+        total = time_set(in_precision, data, processes)
+        network_time[f"processes (start-up subtracted), {precision}"] = max(total - startup, 1e-9)
+        network_time[f"processes (incl. first start-up), {precision}"] = total - startup + first_startup
     if torch.cuda.is_available():
         cuda = CudaBackend()
         time_set([warm_up], data, cuda)
-        network_time[f"cuda (stack of {args.models})"] = time_set(specs, data, cuda)
+        for precision in ("fp32", "bf16"):  # bf16: TF32 products on CUDA
+            in_precision = [replace(spec, matmul_precision=precision) for spec in specs]
+            network_time[f"cuda (stack of {args.models}), {precision}"] = time_set(in_precision, data, cuda)
     return {
         "process_startup_s": {"first run": first_startup, "later runs": startup},
         "reference_s_per_model_epoch": reference,
@@ -128,30 +146,34 @@ def _time_snapshots(
     args: argparse.Namespace, data: TrainingData, spec: TrainingSpec, backends: dict
 ) -> tuple[dict, np.ndarray]:
     """Whole-file features of every file, as each evaluation computes them: seconds per path and
-    the snapshot's share of training, with the serial backend's threads and a worker's one thread.
+    precision, and the snapshot's share of training with the serial backend's threads and with a
+    worker's one thread (snapshot and training in the same precision).
     """
     torch.set_num_threads(args.threads)
-    plain_s, _ = time_snapshot(data, spec, args.clips, plain=True)
-    snapshot_s, features = time_snapshot(data, spec, args.clips, plain=False)
-    torch.set_num_threads(1)
-    snapshot_one_thread, _ = time_snapshot(data, spec, args.clips, plain=False)
-    torch.set_num_threads(args.threads)
+    by_path = {"nn.GRU": time_snapshot(data, spec, args.clips, plain=True)[0]}
+    share = {}
     epochs_between = 10
-    # a worker's network takes (workers x s/model-epoch) per epoch of its own
-    worker_epoch = args.threads * backends["processes (start-up subtracted)"]
-    serial_epoch = backends["serial (one network at a time)"]
+    for precision in _precisions():
+        in_precision = replace(spec, matmul_precision=precision)
+        torch.set_num_threads(args.threads)
+        seconds, features = time_snapshot(data, in_precision, args.clips, plain=False)
+        if precision == "fp32":
+            fp32_features = features
+        torch.set_num_threads(1)
+        one_thread, _ = time_snapshot(data, in_precision, args.clips, plain=False)
+        torch.set_num_threads(args.threads)
+        by_path[f"stacked, {precision}"] = seconds
+        by_path[f"stacked, 1 thread, {precision}"] = one_thread
+        # a worker's network takes (workers x s/model-epoch) per epoch of its own
+        worker_epoch = args.threads * backends[f"processes (start-up subtracted), {precision}"]
+        serial_epoch = backends[f"serial (one network at a time), {precision}"]
+        share[f"serial, {precision}"] = seconds / (seconds + epochs_between * serial_epoch)
+        share[f"processes, {precision}"] = one_thread / (one_thread + epochs_between * worker_epoch)
     return {
-        "snapshot_s": snapshot_s,
-        "snapshot_s_by_path": {
-            "nn.GRU": plain_s,
-            "stacked": snapshot_s,
-            "stacked, 1 thread": snapshot_one_thread,
-        },
-        "snapshot_share": {
-            "serial": snapshot_s / (snapshot_s + epochs_between * serial_epoch),
-            "processes": snapshot_one_thread / (snapshot_one_thread + epochs_between * worker_epoch),
-        },
-    }, features
+        "snapshot_s": by_path["stacked, fp32"],
+        "snapshot_s_by_path": by_path,
+        "snapshot_share": share,
+    }, fp32_features
 
 
 def _time_svm_refit(features: np.ndarray, labels: np.ndarray, train: int) -> float:
@@ -169,32 +191,44 @@ def _time_svm_refit(features: np.ndarray, labels: np.ndarray, train: int) -> flo
     return time.perf_counter() - start
 
 
-def _time_protocol_run(args: argparse.Namespace, data: TrainingData, scratch: Path) -> dict | None:
-    """The paper's CV timed for ``--protocol-epochs`` epochs and projected to 400 (``None``: skipped)."""
+def _time_protocol_runs(args: argparse.Namespace, data: TrainingData, scratch: Path) -> list[dict]:
+    """The paper's CV timed for ``--protocol-epochs`` epochs in each ``--protocol-precisions``,
+    projected to 400 epochs (none when the epochs are 0)."""
     protocol_backend = args.protocol_backend or ("cuda" if torch.cuda.is_available() else "processes")
     protocol_epochs = args.protocol_epochs
     if protocol_epochs is None:
         protocol_epochs = 20 if torch.cuda.is_available() else 0
     if not protocol_epochs:
-        return None
+        return []
     backend = {
         "cuda": CudaBackend,
         "processes": lambda: ProcessBackend(workers=args.threads),
         "serial": lambda: SerialBackend(threads=args.threads),
     }[protocol_backend]()
-    seconds, networks = time_protocol(
-        data, scratch, backend, epochs=protocol_epochs, folds=args.protocol_folds
-    )
-    return {
-        "backend": protocol_backend,
-        "networks": networks,
-        "folds": args.protocol_folds,
-        "epochs": protocol_epochs,
-        "seconds": seconds,
-        # linear in epochs; a short run has proportionally more evaluation points and
-        # start-up, so this over-estimates
-        "projected_400_epochs_min": seconds * 400 / protocol_epochs / 60,
-    }
+    runs = []
+    for precision in args.protocol_precisions.split(","):
+        seconds, networks = time_protocol(
+            data,
+            scratch,
+            backend,
+            epochs=protocol_epochs,
+            folds=args.protocol_folds,
+            matmul_precision=precision,
+        )
+        runs.append(
+            {
+                "backend": protocol_backend,
+                "matmul_precision": precision,
+                "networks": networks,
+                "folds": args.protocol_folds,
+                "epochs": protocol_epochs,
+                "seconds": seconds,
+                # linear in epochs; a short run has proportionally more evaluation points and
+                # start-up, so this over-estimates
+                "projected_400_epochs_min": seconds * 400 / protocol_epochs / 60,
+            }
+        )
+    return runs
 
 
 def _report(results: dict, args: argparse.Namespace, flop_per_epoch: float) -> list[str]:
@@ -203,37 +237,43 @@ def _report(results: dict, args: argparse.Namespace, flop_per_epoch: float) -> l
     rows = [("reference (one nn.GRU model at a time)", reference)]
     rows += [(f"backend {name}", seconds) for name, seconds in results["backends_s_per_model_epoch"].items()]
     lines = ["what,s_per_model_epoch,gflops,fraction_of_matmul_peak,speedup_vs_reference"]
-    print(f"{'':42s} {'s/model-epoch':>14s} {'GFLOP/s':>8s} {'of peak':>8s} {'vs ref':>7s}")
+    print(f"{'':50s} {'s/model-epoch':>14s} {'GFLOP/s':>8s} {'of peak':>8s} {'vs ref':>7s}")
     for name, seconds in rows:
         gflops = flop_per_epoch / seconds / 1e9
         share = gflops / results["matmul_peak_gflops"]
-        print(f"{name:42s} {seconds:14.3f} {gflops:8.1f} {share:8.0%} {reference / seconds:6.2f}x")
+        print(f"{name:50s} {seconds:14.3f} {gflops:8.1f} {share:8.0%} {reference / seconds:6.2f}x")
         lines.append(f"{name},{seconds:.4f},{gflops:.2f},{share:.3f},{reference / seconds:.3f}")
     cpu = results["cpu"]
     flags = cpu["flags"]
     has = "unknown" if flags is None else ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in flags.items())
     print(f"CPU: {cpu['model']}; {has}; PyTorch code path {cpu['torch_capability']}")
+    if "bf16" not in results["precisions"]:
+        print("no native bfloat16 on this CPU (AMX-BF16 or AVX512-BF16): fp32 rows only")
     print(
         f"bf16 matmul peak {results['matmul_peak_bf16_gflops']:.0f} GFLOP/s "
         f"({results['matmul_peak_bf16_gflops'] / results['matmul_peak_gflops']:.1f}x fp32)"
     )
-    for row in results.get("training_step_profile", []):
-        print(
-            f"  profile {row['operator']:32s} {row['ms_per_step']:8.2f} ms/step {row['share']:6.1%} "
-            f"({row['calls_per_step']:.0f} calls)"
-        )
+    for precision, rows in results.get("training_step_profile", {}).items():
+        for row in rows:
+            print(
+                f"  profile {precision} {row['operator']:32s} {row['ms_per_step']:8.2f} ms/step "
+                f"{row['share']:6.1%} ({row['calls_per_step']:.0f} calls)"
+            )
     print(
         f"matmul peak {results['matmul_peak_gflops']:.0f} GFLOP/s ({args.threads} threads); "
         f"{results['gflop_per_model_epoch']:.1f} GFLOP per model-epoch "
         f"({results['train_excerpts']} excerpts of 100 frames)"
     )
     paths, share = results["snapshot_s_by_path"], results["snapshot_share"]
-    print(
-        f"snapshot of {args.clips} x {args.frames} frames: {paths['stacked']:.2f} s stacked "
-        f"({paths['nn.GRU'] / paths['stacked']:.2f}x faster than nn.GRU's {paths['nn.GRU']:.2f} s), "
-        f"{paths['stacked, 1 thread']:.2f} s on one thread; share of training with a snapshot every "
-        f"10 epochs: serial {share['serial']:.0%}, processes {share['processes']:.0%}"
-    )
+    print(f"snapshot of {args.clips} x {args.frames} frames: nn.GRU {paths['nn.GRU']:.2f} s")
+    for precision in results["precisions"]:
+        stacked = paths[f"stacked, {precision}"]
+        print(
+            f"  stacked, {precision}: {stacked:.2f} s ({paths['nn.GRU'] / stacked:.2f}x nn.GRU), "
+            f"{paths[f'stacked, 1 thread, {precision}']:.2f} s on one thread; share of training with a "
+            f"snapshot every 10 epochs: serial {share[f'serial, {precision}']:.0%}, "
+            f"processes {share[f'processes, {precision}']:.0%}"
+        )
     print(f"SVM refit ({results['train_excerpts']} training vectors): {results['svm_refit_s']:.3f} s")
     if args.audio_files:
         print(
@@ -251,22 +291,23 @@ def _report(results: dict, args: argparse.Namespace, flop_per_epoch: float) -> l
             f"worker training on {args.memory_clips} x {args.frames} frames (memory-mapped cache): "
             f"peak RSS {results['memory_check_worker_rss_mib']:.0f} MiB"
         )
-    if "protocol" in results:
-        protocol = results["protocol"]
+    for protocol in results["protocol"]:
         print(
             f"{protocol['folds']}-fold CV ({protocol['networks']} networks, snapshots + SVM refits "
-            "every 10 epochs), "
-            f"backend {protocol['backend']}: {protocol['epochs']} epochs in {protocol['seconds']:.0f} s, "
+            f"every 10 epochs), backend {protocol['backend']}, {protocol['matmul_precision']}: "
+            f"{protocol['epochs']} epochs in {protocol['seconds']:.0f} s, "
             f"projected to 400 epochs: {protocol['projected_400_epochs_min']:.1f} min"
         )
     print("full reproduction (400 epochs; 10-fold CV x 4 networks + 100 splits x 2), per worker process:")
-    for row in results["reproduction"]:
-        print(
-            f"  {row['dataset']:14s} {row['model_epochs']:8d} model-epochs  "
-            f"{row['worker_hours']:7.1f} worker-hours ({row['worker_hours_snapshots']:.1f} of them snapshots)"
-        )
-    total = sum(row["worker_hours"] for row in results["reproduction"])
-    print(f"  {'all five':14s} {total:24.0f} worker-hours")
+    for precision, rows in results["reproduction"].items():
+        for row in rows:
+            print(
+                f"  {precision} {row['dataset']:14s} {row['model_epochs']:8d} model-epochs  "
+                f"{row['worker_hours']:7.1f} worker-hours "
+                f"({row['worker_hours_snapshots']:.1f} of them snapshots)"
+            )
+        total = sum(row["worker_hours"] for row in rows)
+        print(f"  {precision} {'all five':14s} {total:24.0f} worker-hours")
     return lines
 
 
@@ -285,6 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
         "gflop_per_model_epoch": flop_per_epoch / 1e9,
     }
     results["cpu"] = cpu_capabilities()
+    results["precisions"] = _precisions()
     results["matmul_peak_gflops"] = matmul_peak(args.threads)
     # bf16 products: where the CPU has AMX or AVX512-BF16, the headroom reduced precision offers
     results["matmul_peak_bf16_gflops"] = matmul_peak(args.threads, dtype=torch.bfloat16)
@@ -298,7 +340,10 @@ def main(argv: list[str] | None = None) -> dict:
         specs = bench_specs(data, args.models, args.epochs, train)
         if args.profile:
             torch.set_num_threads(1)
-            results["training_step_profile"] = profile_training_step(data, specs[0])
+            results["training_step_profile"] = {
+                precision: profile_training_step(data, replace(specs[0], matmul_precision=precision))
+                for precision in results["precisions"]
+            }
             torch.set_num_threads(args.threads)
         results.update(_time_backends(args, data, specs))
         snapshots, features = _time_snapshots(args, data, specs[0], results["backends_s_per_model_epoch"])
@@ -306,19 +351,22 @@ def main(argv: list[str] | None = None) -> dict:
         results["svm_refit_s"] = _time_svm_refit(features, labels, train)
         if args.audio_files:
             results.update(extraction_rates(scratch / "audio", args.audio_files, rng))
-        protocol = _time_protocol_run(args, data, scratch)
-        if protocol is not None:
-            results["protocol"] = protocol
+        results["protocol"] = _time_protocol_runs(args, data, scratch)
         if args.memory_clips:
             results["memory_check_clips"] = args.memory_clips
             results["memory_check_worker_rss_mib"] = worker_memory(
                 scratch / "memory", args.memory_clips, args.frames, rng
             )
-    per_worker_epoch = args.threads * results["backends_s_per_model_epoch"]["processes (start-up subtracted)"]
-    results["reproduction"] = reproduction_cost(
-        per_worker_epoch / train,
-        results["snapshot_s_by_path"]["stacked, 1 thread"] / (args.clips * args.frames),
-    )
+    results["reproduction"] = {}
+    for precision in results["precisions"]:
+        per_worker_epoch = (
+            args.threads
+            * results["backends_s_per_model_epoch"][f"processes (start-up subtracted), {precision}"]
+        )
+        results["reproduction"][precision] = reproduction_cost(
+            per_worker_epoch / train,
+            results["snapshot_s_by_path"][f"stacked, 1 thread, {precision}"] / (args.clips * args.frames),
+        )
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["peak_rss_children_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     lines = _report(results, args, flop_per_epoch)

@@ -21,6 +21,7 @@ from simsvm.data.frames import FrameStore, Normaliser, load_frames
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.protocol import plan_jobs
 from simsvm.model.kernels import make_kernel
+from simsvm.model.recurrence import cpu_description, product_precision
 from simsvm.train.backends import Backend, ProcessBackend
 from simsvm.train.excerpts import frame_source
 from simsvm.train.jobs import train_set
@@ -48,23 +49,10 @@ _CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 
 def cpu_capabilities() -> dict:
     """The CPU's model, the flags of :data:`_CPU_FLAGS` it has, and PyTorch's chosen code path."""
-    model, flags = None, set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model is None:
-                model = value.strip()
-            elif key.strip() == "flags":
-                flags = set(value.split())
-    except OSError:  # not Linux: the flags are unknown, not absent
-        return {
-            "model": platform.processor(),
-            "flags": None,
-            "torch_capability": torch.backends.cpu.get_cpu_capability(),
-        }
+    model, flags = cpu_description()
     return {
         "model": model or platform.processor(),
-        "flags": {flag: flag in flags for flag in _CPU_FLAGS},
+        "flags": None if flags is None else {flag: flag in flags for flag in _CPU_FLAGS},
         "torch_capability": torch.backends.cpu.get_cpu_capability(),
     }
 
@@ -90,11 +78,12 @@ def profile_training_step(
 ) -> list[dict]:
     """Where one training step of one network goes: ``torch.profiler``'s operators by self CPU time.
 
-    A step is one batch: cut and normalise the excerpts, the stacked GRU forward, the loss,
-    backward and Adadelta's update; snapshots are not included.  Returns the ``rows`` largest
-    operators with their share of the profiled time.
+    A step, in the spec's ``matmul_precision``, is one batch: cut and normalise the excerpts, the
+    stacked GRU forward, the loss, backward and Adadelta's update; snapshots are not included.
+    Returns the ``rows`` largest operators with their share of the profiled time.
     """
     stack = initial_stack([spec], data, False)
+    precision = product_precision(spec.matmul_precision, "cpu")
     optimiser = torch.optim.Adadelta(stack.parameters(), lr=spec.learning_rate, rho=spec.rho, eps=spec.eps)
     frames = frame_source(data.frames, torch.device("cpu"), None)
     annotations, targets = torch.as_tensor(data.annotations), torch.as_tensor(np.asarray(data.targets))
@@ -105,7 +94,8 @@ def profile_training_step(
         starts = torch.as_tensor(
             rng.integers(0, max(int(data.frames.lengths.min()) - spec.excerpt_length, 1), files.shape)
         )
-        features = stack.features(frames.excerpts(files, starts, spec.excerpt_length, [spec.normaliser]))
+        excerpts = frames.excerpts(files, starts, spec.excerpt_length, [spec.normaliser])
+        features = stack.features(excerpts, precision=precision)
         loss = batch_loss(spec, data.task, features[0], annotations[files[0]], targets[files[0]], None)
         optimiser.zero_grad()
         loss.backward()
@@ -226,7 +216,13 @@ def extraction_rates(folder: Path, files: int, rng: np.random.Generator) -> dict
 
 
 def time_protocol(
-    data: TrainingData, scratch: Path, backend: Backend, *, epochs: int, folds: int
+    data: TrainingData,
+    scratch: Path,
+    backend: Backend,
+    *,
+    epochs: int,
+    folds: int,
+    matmul_precision: str = "fp32",
 ) -> tuple[float, int]:
     """Seconds and networks of the paper's k-fold CV on ``data`` for ``epochs`` epochs.
 
@@ -242,6 +238,7 @@ def time_protocol(
         epochs=epochs,
         eval_every=min(10, epochs),
         folds=folds,
+        matmul_precision=matmul_precision,
     )
     dataset = Dataset(
         key="gtzan",
