@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -154,6 +155,14 @@ def test_resuming_with_other_parameters_is_refused(synth_root, tmp_path):
         run_experiment(_config(synth_root, tmp_path, approaches=["FL"], epochs=3))
     # execution-only keys may change
     run_experiment(_config(synth_root, tmp_path, approaches=["FL"], backend="processes", workers=1))
+
+
+def test_matmul_precision_is_scientific_and_recorded(synth_root, tmp_path):
+    run_experiment(_config(synth_root, tmp_path, approaches=["FL"]))
+    with pytest.raises(ResultsError, match="matmul_precision"):
+        run_experiment(_config(synth_root, tmp_path, approaches=["FL"], matmul_precision="bf16"))
+    metadata = json.loads(next((tmp_path / "results").glob("*/metadata.json")).read_text())
+    assert [session["matmul_products"] for session in metadata["sessions"]] == ["fp32"]
 
 
 def test_missing_data_folder_is_named(tmp_path):

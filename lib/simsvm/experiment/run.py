@@ -38,6 +38,7 @@ from simsvm.experiment.results import (
     write_features,
     write_job,
 )
+from simsvm.model.recurrence import product_precision
 from simsvm.train.backends import Backend
 from simsvm.train.jobs import make_backend, train_set
 from simsvm.train.spec import TrainingData, TrainingSpec, unit_scaled
@@ -292,6 +293,10 @@ def run_experiment(
         "data_dir": str(config.data_dir),  # where the data lay this time; its fingerprint is data.json
         "data_digest": digest,
         "cpu_arithmetic": _cpu_arithmetic(),
+        # what matmul_precision came to on this machine: fp32, bf16 or tf32 (a bf16 fallback says fp32)
+        "matmul_products": product_precision(
+            config.matmul_precision, "cuda" if config.backend == "cuda" else "cpu", warn=False
+        ),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
         "baselines_computed": sum(job.name not in done for job in statistics_jobs),
