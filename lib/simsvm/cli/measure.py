@@ -181,8 +181,17 @@ def time_snapshot(
     return time.perf_counter() - start, features
 
 
+def peak_rss_mib(snapshot: object = None) -> float:
+    """This process's peak resident memory (MiB); takes a snapshot so that it can be an evaluator."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker_memory(scratch: Path, clips: int, frames: int, rng: np.random.Generator) -> float:
-    """Peak RSS (MiB) of a worker that trains one epoch and takes one snapshot of every file."""
+    """Peak RSS (MiB) of a worker that trains one epoch and takes one snapshot of every file.
+
+    Read inside the worker, at each snapshot (its evaluations run there): ``RUSAGE_CHILDREN``
+    here would not see it, since workers are the forkserver's children, not this process's.
+    """
     scratch.mkdir(parents=True, exist_ok=True)
     store = synthetic_frames(scratch, clips, frames, rng)
     labels = rng.integers(0, 4, clips)
@@ -190,10 +199,8 @@ def worker_memory(scratch: Path, clips: int, frames: int, rng: np.random.Generat
     spec = replace(
         bench_specs(data, 1, 1, int(0.9 * clips))[0], eval_indices=tuple(range(clips)), eval_every=1
     )
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    time_set([spec], data, ProcessBackend(workers=1))
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(after, before) / 1024
+    ((_, peaks),) = train_set([spec], data, backend=ProcessBackend(workers=1), evaluate=[peak_rss_mib])
+    return max(peaks)
 
 
 def extraction_rates(folder: Path, files: int, rng: np.random.Generator) -> dict[str, float]:
