@@ -114,6 +114,7 @@ class _StackedGRU(torch.autograd.Function):
 
 
 def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision):
+    """The states at every step; when training, also what the backward pass needs (in ``ctx``)."""
     ctx.precision = precision
     steps, models, batch, _ = inputs.shape
     hidden = weight_hh.shape[1]
@@ -174,6 +175,7 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
 
 
 def _backward(ctx, grad_outputs):
+    """Gradients of the inputs, the four parameters and the initial state, from the last step back."""
     inputs, weight_ih, weight_hh, states, factors = ctx.saved_tensors
     steps, models, batch, _, hidden = factors.shape
     hoisted = ctx.precision != "fp32"
