@@ -284,6 +284,13 @@ def run_experiment(
     run_dir = open_run_dir(config, fingerprint)
     done = finished_jobs(run_dir)
     todo = [job for job in jobs if job[0] not in done]
+    backend = backend or make_backend(
+        config.backend,
+        workers=config.workers,
+        threads=config.threads_per_worker,
+        stack_size=config.stack_size,
+        scheduler=config.scheduler,
+    )
     metadata_path = run_dir / "metadata.json"
     earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
     session = {
@@ -294,22 +301,13 @@ def run_experiment(
         "data_digest": digest,
         "cpu_arithmetic": _cpu_arithmetic(),
         # what matmul_precision came to on this machine: fp32, bf16 or tf32 (a bf16 fallback says fp32)
-        "matmul_products": product_precision(
-            config.matmul_precision, "cuda" if config.backend == "cuda" else "cpu", warn=False
-        ),
+        "matmul_products": product_precision(config.matmul_precision, backend.device, warn=False),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
         "baselines_computed": sum(job.name not in done for job in statistics_jobs),
     }
     metadata = _metadata(config, dataset, load_report, jobs, session, earlier, parameters_file)
     write_json_atomic(metadata_path, metadata)
-    backend = backend or make_backend(
-        config.backend,
-        workers=config.workers,
-        threads=config.threads_per_worker,
-        stack_size=config.stack_size,
-        scheduler=config.scheduler,
-    )
     _run_statistics_jobs(
         run_dir,
         config,

@@ -127,7 +127,7 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
     states[0] = initial
     if hoisted:
         # one product per model over every step, model-major (M, time, batch, 3 hidden)
-        low_inputs = _model_major(inputs, _product_dtype(precision, inputs))
+        low_inputs = _model_major(inputs, torch.bfloat16 if precision == "bf16" else inputs.dtype)
         projected_all = inputs.new_empty(models, steps, batch, 3 * hidden)
         # copy_ then add_: a bfloat16 + float32 add in one call takes PyTorch's slow mixed-type path
         projected_all.view(models, steps * batch, -1).copy_(
@@ -253,10 +253,6 @@ def _products_in(precision: str):
         yield
     finally:
         setattr(matmul, name, previous)
-
-
-def _product_dtype(precision: str, values: torch.Tensor) -> torch.dtype:
-    return torch.bfloat16 if precision == "bf16" else values.dtype
 
 
 def _model_major(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
