@@ -7,9 +7,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import nn
 
 from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import DataError
+from simsvm.model.recurrence import stacked_gru
 from simsvm.train.loop import train_stack
 from simsvm.train.spec import TrainingData, TrainingSpec
 
@@ -155,3 +158,29 @@ def failing_evaluation(snapshot):
 def slow_square(value: float) -> float:
     time.sleep(0.2)
     return value * value
+
+
+def gru_layer(models, inputs, hidden, dtype, seed=0):
+    """``nn.GRU`` layers of ``models`` networks and their weights stacked for ``stacked_gru``."""
+    torch.manual_seed(seed)
+    grus = [nn.GRU(inputs, hidden, batch_first=True).to(dtype) for _ in range(models)]
+    parameters = [
+        torch.stack([g.weight_ih_l0.detach().T for g in grus]).contiguous(),
+        torch.stack([g.weight_hh_l0.detach().T for g in grus]).contiguous(),
+        torch.stack([g.bias_ih_l0.detach() for g in grus]),
+        torch.stack([g.bias_hh_l0.detach() for g in grus]),
+    ]
+    return grus, [parameter.requires_grad_() for parameter in parameters]
+
+
+def outputs_and_gradients(parameters, inputs, precision, weights, initial=None):
+    """``stacked_gru``'s outputs, and the gradients of ``(outputs * weights).sum()`` with respect to
+    the inputs, the initial state and the four parameters, in that order."""
+    parameters = [parameter.detach().clone().requires_grad_() for parameter in parameters]
+    inputs = inputs.detach().clone().requires_grad_()
+    if initial is None:
+        initial = torch.zeros(inputs.shape[1], inputs.shape[2], parameters[1].shape[1], dtype=inputs.dtype)
+    initial = initial.detach().clone().requires_grad_()
+    outputs = stacked_gru(inputs, *parameters, initial, precision=precision)
+    (outputs * weights).sum().backward()
+    return outputs.detach(), [inputs.grad, initial.grad, *(parameter.grad for parameter in parameters)]

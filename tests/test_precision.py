@@ -6,14 +6,14 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from helpers import small_spec
+from helpers import gru_layer, outputs_and_gradients, small_spec
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.model import recurrence
+from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.kernels import make_kernel
-from simsvm.model.recurrence import cpu_has_bf16, product_precision, stacked_gru
+from simsvm.model.recurrence import product_precision, stacked_gru
 from simsvm.train.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.train.jobs import train_set
 from simsvm.train.loop import train_stack
@@ -23,35 +23,13 @@ needs_bf16 = pytest.mark.skipif(
 )
 
 
-def _layer(models, inputs, hidden, dtype, seed=0):
-    torch.manual_seed(seed)
-    grus = [nn.GRU(inputs, hidden, batch_first=True).to(dtype) for _ in range(models)]
-    parameters = [
-        torch.stack([g.weight_ih_l0.detach().T for g in grus]).contiguous(),
-        torch.stack([g.weight_hh_l0.detach().T for g in grus]).contiguous(),
-        torch.stack([g.bias_ih_l0.detach() for g in grus]),
-        torch.stack([g.bias_hh_l0.detach() for g in grus]),
-    ]
-    return grus, [parameter.requires_grad_() for parameter in parameters]
-
-
-def _outputs_and_gradients(parameters, inputs, precision, weights):
-    parameters = [parameter.detach().clone().requires_grad_() for parameter in parameters]
-    inputs = inputs.detach().clone().requires_grad_()
-    initial = torch.zeros(inputs.shape[1], inputs.shape[2], parameters[1].shape[1], dtype=inputs.dtype)
-    initial.requires_grad_()
-    outputs = stacked_gru(inputs, *parameters, initial, precision=precision)
-    (outputs * weights).sum().backward()
-    return outputs.detach(), [inputs.grad, initial.grad, *(parameter.grad for parameter in parameters)]
-
-
-def test_hoisted_products_give_nn_gru_outputs_and_gradients():
+def test_hoisted_products_give_nn_gruoutputs_and_gradients():
     """'tf32' on a CPU is the hoisted arrangement in the inputs' own precision: float64 here."""
-    grus, parameters = _layer(3, 4, 6, torch.double)
+    grus, parameters = gru_layer(3, 4, 6, torch.double)
     inputs = torch.randn(7, 3, 5, 4, dtype=torch.double)  # time, models, batch, features
     weights = torch.randn(7, 3, 5, 6, dtype=torch.double)
-    outputs, gradients = _outputs_and_gradients(parameters, inputs, "tf32", weights)
-    stepwise, stepwise_gradients = _outputs_and_gradients(parameters, inputs, "fp32", weights)
+    outputs, gradients = outputs_and_gradients(parameters, inputs, "tf32", weights)
+    stepwise, stepwise_gradients = outputs_and_gradients(parameters, inputs, "fp32", weights)
     torch.testing.assert_close(outputs, stepwise)
     for model, gru in enumerate(grus):
         batch_first = inputs[:, model].transpose(0, 1)
@@ -61,7 +39,7 @@ def test_hoisted_products_give_nn_gru_outputs_and_gradients():
 
 
 def test_hoisted_products_pass_gradcheck():
-    _, parameters = _layer(2, 3, 4, torch.double, seed=1)
+    _, parameters = gru_layer(2, 3, 4, torch.double, seed=1)
     inputs = torch.randn(6, 2, 3, 3, dtype=torch.double, requires_grad=True)
     initial = torch.randn(2, 3, 4, dtype=torch.double, requires_grad=True)
 
@@ -72,13 +50,13 @@ def test_hoisted_products_pass_gradcheck():
 
 
 @needs_bf16
-def test_bf16_products_stay_near_fp32_outputs_and_gradients():
+def test_bf16_products_stay_near_fp32outputs_and_gradients():
     """Products rounded to bfloat16 (8 significant bits) with float32 states: errors of its order."""
-    _, parameters = _layer(2, 80, 100, torch.float32)
+    _, parameters = gru_layer(2, 80, 100, torch.float32)
     inputs = torch.randn(100, 2, 16, 80)
     weights = torch.randn(100, 2, 16, 100)
-    low, low_gradients = _outputs_and_gradients(parameters, inputs, "bf16", weights)
-    full, full_gradients = _outputs_and_gradients(parameters, inputs, "fp32", weights)
+    low, low_gradients = outputs_and_gradients(parameters, inputs, "bf16", weights)
+    full, full_gradients = outputs_and_gradients(parameters, inputs, "fp32", weights)
     assert low.dtype == torch.float32
     assert (low - full).abs().max() < 2e-2
     for reduced, exact in zip(low_gradients, full_gradients, strict=True):
@@ -110,7 +88,7 @@ def test_fp32_is_the_default_and_the_key_is_checked():
     second = ExperimentConfig(name="x", dataset="gtzan", data_dir="d", matmul_precision="bf16")
     assert first.parameters_hash() != second.parameters_hash()  # scientific: not resumed across
     with pytest.raises(ParameterError, match="precision"):
-        stacked_gru(torch.zeros(2, 1, 1, 3), *_layer(1, 3, 2, torch.float32)[1], precision="half")
+        stacked_gru(torch.zeros(2, 1, 1, 3), *gru_layer(1, 3, 2, torch.float32)[1], precision="half")
 
 
 def test_bf16_without_hardware_falls_back_to_fp32_saying_so_once(monkeypatch, data):

@@ -39,8 +39,8 @@ from simsvm.cli.measure import (
     worker_memory,
 )
 from simsvm.experiment.scoring import score_svm
+from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.kernels import make_kernel
-from simsvm.model.recurrence import cpu_has_bf16
 from simsvm.train.backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
 from simsvm.train.spec import TrainingData, TrainingSpec
 

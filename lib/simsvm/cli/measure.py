@@ -20,8 +20,9 @@ from simsvm.data.datasets import Dataset
 from simsvm.data.frames import FrameStore, Normaliser, load_frames
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.protocol import plan_jobs
+from simsvm.model.cpu import cpu_description
 from simsvm.model.kernels import make_kernel
-from simsvm.model.recurrence import cpu_description, product_precision
+from simsvm.model.recurrence import product_precision
 from simsvm.train.backends import Backend, ProcessBackend
 from simsvm.train.excerpts import frame_source
 from simsvm.train.jobs import train_set

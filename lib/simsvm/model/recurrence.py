@@ -22,7 +22,10 @@ The products come in three precisions (``precision``; :func:`product_precision` 
     recurrent product, the gradients carried through time and the optimiser stay float32.  The
     recurrent product stays float32 because at one network's size (100 x 100 by 100 x 300)
     bfloat16 was no faster on the project's AMX machine, and it carries the recurrence's error
-    forward.
+    forward.  On a CPU the time loop is then compiled code (:mod:`simsvm.model.fused`): a step
+    is its recurrent product and one vectorised pass over its units, with the exponential
+    computed by a polynomial (within 2 ulp); where that code cannot be built, the PyTorch loop
+    below runs instead, with the same products.
 ``'tf32'``
     The same arrangement with float32 tensors, whose products CUDA may round to TensorFloat-32
     inside (allowed for the duration of the call only).  On a GPU the launches saved per step
@@ -38,34 +41,13 @@ import warnings
 import torch
 
 from simsvm.exceptions import ParameterError
+from simsvm.model.cpu import cpu_has_bf16
+from simsvm.model.fused import fused_gru_ops
 from simsvm.names import MATMUL_PRECISIONS
 
-__all__ = ["cpu_description", "cpu_has_bf16", "product_precision", "stacked_gru"]
+__all__ = ["product_precision", "stacked_gru"]
 
 _PRODUCT_PRECISIONS = ("fp32", "bf16", "tf32")
-
-
-@functools.cache
-def cpu_description() -> tuple[str | None, frozenset[str] | None]:
-    """The CPU's model name and feature flags as Linux lists them (``None``, ``None`` elsewhere)."""
-    model, flags = None, None
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags" and flags is None:
-                    flags = frozenset(value.split())
-    except OSError:  # not Linux: the flags are unknown, not absent
-        pass
-    return model, flags
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AMX-BF16 or AVX512-BF16)."""
-    flags = cpu_description()[1] or frozenset()
-    return "amx_bf16" in flags or "avx512_bf16" in flags
 
 
 def product_precision(matmul_precision: str, device: str | torch.device, *, warn: bool = True) -> str:
@@ -74,7 +56,9 @@ def product_precision(matmul_precision: str, device: str | torch.device, *, warn
     ``'bf16'`` is bfloat16 on a CPU that has it natively, TF32 on a CUDA device (measured on an
     H200, a stacked training step of 40 networks: 57 ms with TF32, 76 ms in bfloat16, 81 ms in
     float32), and float32 elsewhere, with a warning (once per process, if ``warn``): emulated
-    bfloat16 products would be slower than float32 ones.
+    bfloat16 products would be slower than float32 ones.  With ``warn``, a CPU's bf16 also builds
+    the fused loops now (:func:`~simsvm.model.fused.fused_gru_ops`), so that the workers of a
+    run find them built, and says once if they cannot be.
     """
     if matmul_precision not in MATMUL_PRECISIONS:
         raise ParameterError(f"matmul_precision must be one of {MATMUL_PRECISIONS}, got {matmul_precision!r}")
@@ -84,6 +68,8 @@ def product_precision(matmul_precision: str, device: str | torch.device, *, warn
     if device.type == "cuda":
         return "tf32"
     if device.type == "cpu" and cpu_has_bf16():
+        if warn:  # build the fused loops where the run is planned, before any worker needs them
+            fused_gru_ops(warn=True)
         return "bf16"
     if warn:
         _warn_no_bf16(device.type)
@@ -121,28 +107,55 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
     hoisted = precision != "fp32"
     # The reset and update gates add both biases; the candidate keeps b_hn inside the reset.
     bias_input = torch.cat((bias_ih[:, : 2 * hidden] + bias_hh[:, : 2 * hidden], bias_ih[:, 2 * hidden :]), 1)
-    bias_input, bias_hn = bias_input[:, None, :], bias_hh[:, None, 2 * hidden :]
     training = any(ctx.needs_input_grad)
     states = inputs.new_empty(steps + 1, models, batch, hidden)
     states[0] = initial
+    # Per step, what the backward pass multiplies the incoming gradient by (see there),
+    # computed in the forward loop while the step's values are in cache.
+    factors = inputs.new_empty(steps if training else 0, models, batch, 5, hidden)
+    ctx.fused = _fused_loops(precision, inputs)
+    product = None
     if hoisted:
-        # one product per model over every step, model-major (M, time, batch, 3 hidden)
-        low_inputs = _model_major(inputs, torch.bfloat16 if precision == "bf16" else inputs.dtype)
-        projected_all = inputs.new_empty(models, steps, batch, 3 * hidden)
-        # copy_ then add_: a bfloat16 + float32 add in one call takes PyTorch's slow mixed-type path
-        projected_all.view(models, steps * batch, -1).copy_(
-            torch.bmm(low_inputs, weight_ih.to(low_inputs.dtype))
+        # one product per model over every step, model-major (M, time * batch, 3 hidden)
+        inputs = _model_major(inputs, torch.bfloat16 if precision == "bf16" else inputs.dtype)
+        product = torch.bmm(inputs, weight_ih.to(inputs.dtype))
+    if ctx.fused is not None:
+        ctx.fused.forward(
+            product.view(models, steps, batch, 3 * hidden),
+            bias_input,
+            weight_hh.contiguous(),
+            bias_hh[:, 2 * hidden :].contiguous(),
+            states,
+            factors,
         )
+    else:
+        _forward_steps(inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors)
+    if training:
+        # the inputs as the backward's products take them (model-major where hoisted)
+        ctx.save_for_backward(inputs, weight_ih, weight_hh, states, factors)
+    return states[1:]
+
+
+def _forward_steps(inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors):
+    """The time loop in PyTorch operations: ``states[1:]`` and ``factors`` from ``states[0]``.
+
+    ``product`` is the hoisted input projection ``(M, time * batch, 3 hidden)`` without biases,
+    or ``None``: then each step projects its own inputs ``(time, M, batch, n_inputs)``.
+    """
+    steps, models, batch, hidden = states.shape[0] - 1, *states.shape[1:]
+    training, hoisted = factors.shape[0] > 0, product is not None
+    bias_input, bias_hn = bias_input[:, None, :], bias_hh[:, None, 2 * hidden :]
+    if hoisted:
+        # copy_ then add_: a bfloat16 + float32 add in one call takes PyTorch's slow mixed-type path
+        projected_all = states.new_empty(models, steps, batch, 3 * hidden)
+        projected_all.view(models, steps * batch, -1).copy_(product)
         projected_at = projected_all.add_(bias_input[:, None]).unbind(1)
     else:
-        projected = inputs.new_empty(models, batch, 3 * hidden)
-    recurrent = inputs.new_empty(models, batch, 3 * hidden)
-    gates = inputs.new_empty(models, batch, 2 * hidden)
-    candidate = inputs.new_empty(models, batch, hidden)
-    # Per step, what the backward pass multiplies the incoming gradient by (see there),
-    # computed here while the step's values are in cache.
-    factors = inputs.new_empty(steps if training else 0, models, batch, 5, hidden)
-    one = inputs.new_ones(())
+        projected = states.new_empty(models, batch, 3 * hidden)
+    recurrent = states.new_empty(models, batch, 3 * hidden)
+    gates = states.new_empty(models, batch, 2 * hidden)
+    candidate = states.new_empty(models, batch, hidden)
+    one = states.new_ones(())
     # Views made once: slicing inside the loop costs about as much as the arithmetic.
     recurrent_gates, recurrent_n = recurrent[..., : 2 * hidden], recurrent[..., 2 * hidden :]
     reset, update = gates[..., :hidden], gates[..., hidden:]
@@ -169,9 +182,6 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
             torch.addcmul(update, update, update, value=-1, out=through_update)  # z(1 - z)
             through_update.mul_(state_at[step] - candidate)
             keep.copy_(update)
-    if training:
-        ctx.save_for_backward(low_inputs if hoisted else inputs, weight_ih, weight_hh, states, factors)
-    return states[1:]
 
 
 def _backward(ctx, grad_outputs):
@@ -197,32 +207,38 @@ def _backward(ctx, grad_outputs):
             grad_inputs = torch.empty_like(inputs)
             grad_inputs_at = grad_inputs.unbind(0)
         inputs_t_at, states_t_at = inputs.transpose(2, 3).unbind(0), states.transpose(2, 3).unbind(0)
-    # The gradient of one step's state times its five factors gives, in this order, the
-    # gradients of the pre-activations of the reset gate, the update gate, the candidate's
-    # input side and its recurrent side (scaled by the reset gate), and the direct path to
-    # the previous state.  Input projection: slots 0, 1, 2; recurrent products: 0, 1, 3.
-    scaled = factors.new_empty(models, batch, 5, hidden)
-    grad_recurrent = factors.new_empty(models, batch, 3, hidden)
-    recurrent_slots = torch.tensor([0, 1, 3], device=factors.device)
-    summed = factors.new_zeros(models, batch, 5, hidden)  # for the bias gradients
-    carry = factors.new_zeros(models, batch, hidden)
-    grad_projected = scaled[:, :, :3].reshape(models, batch, 3 * hidden)  # a view
-    flat_recurrent, direct = grad_recurrent.view(models, batch, 3 * hidden), scaled[:, :, 4]
-    grad_output_at, factors_at = grad_outputs.unbind(0), factors.unbind(0)
-    for step in range(steps - 1, -1, -1):
-        grad_state = grad_output_at[step] + carry
-        torch.mul(factors_at[step], grad_state[:, :, None, :], out=scaled)
-        torch.index_select(scaled, 2, recurrent_slots, out=grad_recurrent)
-        carry = torch.baddbmm(direct, flat_recurrent, weight_hh_t)
-        if hoisted:
-            low_grad_projected_at[step].copy_(grad_projected)
-            low_grad_recurrent_at[step].copy_(flat_recurrent)
-        else:
-            if grad_inputs_at is not None:
-                torch.bmm(grad_projected, weight_ih_t, out=grad_inputs_at[step])
-            grad_weight_ih.baddbmm_(inputs_t_at[step], grad_projected)
-            grad_weight_hh.baddbmm_(states_t_at[step], flat_recurrent)
-        summed += scaled
+    if ctx.fused is not None:
+        summed = factors.new_zeros(models, batch, 4, hidden)  # slots 0-3 below
+        carry = ctx.fused.backward(
+            grad_outputs, factors, weight_hh, low_grad_projected, low_grad_recurrent, summed
+        )
+    else:
+        # The gradient of one step's state times its five factors gives, in this order, the
+        # gradients of the pre-activations of the reset gate, the update gate, the candidate's
+        # input side and its recurrent side (scaled by the reset gate), and the direct path to
+        # the previous state.  Input projection: slots 0, 1, 2; recurrent products: 0, 1, 3.
+        scaled = factors.new_empty(models, batch, 5, hidden)
+        grad_recurrent = factors.new_empty(models, batch, 3, hidden)
+        recurrent_slots = torch.tensor([0, 1, 3], device=factors.device)
+        summed = factors.new_zeros(models, batch, 5, hidden)  # for the bias gradients
+        carry = factors.new_zeros(models, batch, hidden)
+        grad_projected = scaled[:, :, :3].reshape(models, batch, 3 * hidden)  # a view
+        flat_recurrent, direct = grad_recurrent.view(models, batch, 3 * hidden), scaled[:, :, 4]
+        grad_output_at, factors_at = grad_outputs.unbind(0), factors.unbind(0)
+        for step in range(steps - 1, -1, -1):
+            grad_state = grad_output_at[step] + carry
+            torch.mul(factors_at[step], grad_state[:, :, None, :], out=scaled)
+            torch.index_select(scaled, 2, recurrent_slots, out=grad_recurrent)
+            carry = torch.baddbmm(direct, flat_recurrent, weight_hh_t)
+            if hoisted:
+                low_grad_projected_at[step].copy_(grad_projected)
+                low_grad_recurrent_at[step].copy_(flat_recurrent)
+            else:
+                if grad_inputs_at is not None:
+                    torch.bmm(grad_projected, weight_ih_t, out=grad_inputs_at[step])
+                grad_weight_ih.baddbmm_(inputs_t_at[step], grad_projected)
+                grad_weight_hh.baddbmm_(states_t_at[step], flat_recurrent)
+            summed += scaled
     if hoisted:
         low_grad_projected = low_grad_projected.view(models, steps * batch, 3 * hidden)
         if ctx.needs_input_grad[0]:
@@ -253,6 +269,13 @@ def _products_in(precision: str):
         yield
     finally:
         setattr(matmul, name, previous)
+
+
+def _fused_loops(precision: str, inputs: torch.Tensor):
+    """The compiled loops (:mod:`simsvm.model.fused`) where they apply: hoisted float32 on a CPU."""
+    if precision == "fp32" or inputs.device.type != "cpu" or inputs.dtype != torch.float32:
+        return None
+    return fused_gru_ops()
 
 
 def _model_major(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

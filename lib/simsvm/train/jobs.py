@@ -87,7 +87,8 @@ def train_set(
         raise ParameterError(f"{len(specs)} specs but {len(evaluate)} evaluate functions")
     backend = backend or SerialBackend()
     for precision in {spec.matmul_precision for spec in specs}:
-        product_precision(precision, backend.device)  # warns here, once, where bf16 falls back
+        # here, once: the warning where bf16 falls back, and the fused loops built before the workers start
+        product_precision(precision, backend.device)
     groups = (
         [[index] for index in range(len(specs))]
         if backend.reference

@@ -1,0 +1,86 @@
+"""The compiled GRU loops (simsvm/model/fused_gru.cpp) against the PyTorch loop they replace."""
+
+import warnings
+
+import pytest
+import torch
+
+from helpers import gru_layer, outputs_and_gradients
+from simsvm.model import fused, recurrence
+
+pytestmark = pytest.mark.skipif(fused.fused_gru_ops() is None, reason="no C++ compiler to build the loops")
+
+
+def _both_loops(monkeypatch, precision, parameters, inputs, weights, initial):
+    compiled = outputs_and_gradients(parameters, inputs, precision, weights, initial)
+    with monkeypatch.context() as patch:
+        patch.setattr(recurrence, "fused_gru_ops", lambda: None)
+        python = outputs_and_gradients(parameters, inputs, precision, weights, initial)
+    return compiled, python
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0], ids=["ordinary", "saturated gates"])
+def test_the_compiled_loop_gives_the_pytorch_loops_outputs_and_gradients(monkeypatch, scale):
+    """float32 products ('tf32' on a CPU: the hoisted arrangement), so only the loops differ.
+
+    At scale 40 most gates sit at 0 or 1 and the exponential is clamped: the approximation's
+    tails must saturate where torch.sigmoid and torch.tanh do, with no overflow to inf or NaN.
+    """
+    _, parameters = gru_layer(3, 4, 6, torch.float32, seed=1)
+    parameters = [parameter.detach() * scale for parameter in parameters]
+    inputs = torch.randn(9, 3, 5, 4)
+    weights, initial = torch.randn(9, 3, 5, 6), torch.randn(3, 5, 6).tanh()
+    (outputs, gradients), (expected, expected_gradients) = _both_loops(
+        monkeypatch, "tf32", parameters, inputs, weights, initial
+    )
+    assert torch.isfinite(outputs).all()
+    torch.testing.assert_close(outputs, expected, rtol=0, atol=2e-6)
+    names = ("inputs", "initial", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    for name, gradient, expected_gradient in zip(names, gradients, expected_gradients, strict=True):
+        # relative to the whole gradient: a saturated gate's r(1 - r) is all rounding, in both
+        assert (gradient - expected_gradient).norm() <= 1e-5 * expected_gradient.norm(), name
+
+
+def test_in_bfloat16_the_compiled_loop_rounds_as_pytorch_does(monkeypatch):
+    """The same bfloat16 products; the gathered gradients are rounded to nearest even by both."""
+    _, parameters = gru_layer(2, 8, 16, torch.float32, seed=2)
+    inputs, weights = torch.randn(12, 2, 7, 8), torch.randn(12, 2, 7, 16)
+    initial = torch.zeros(2, 7, 16)
+    (outputs, gradients), (expected, expected_gradients) = _both_loops(
+        monkeypatch, "bf16", parameters, inputs, weights, initial
+    )
+    torch.testing.assert_close(outputs, expected, rtol=0, atol=1e-5)
+    for gradient, expected_gradient in zip(gradients, expected_gradients, strict=True):
+        assert (gradient - expected_gradient).norm() <= 2e-3 * expected_gradient.norm()
+
+
+def test_a_failed_build_says_why_once_and_runs_the_pytorch_loop(monkeypatch):
+    from torch.utils import cpp_extension
+
+    def no_compiler(**_):
+        raise RuntimeError("Error building extension: c++: command not found")
+
+    monkeypatch.setattr(cpp_extension, "load", no_compiler)
+    fused._build.cache_clear()
+    fused._warn_unbuilt.cache_clear()
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert fused.fused_gru_ops() is None  # quietly: where workers ask
+            assert fused.fused_gru_ops(warn=True) is None
+            assert fused.fused_gru_ops(warn=True) is None
+        messages = [str(warning.message) for warning in caught if warning.category is RuntimeWarning]
+        assert len(messages) == 1
+        assert "c++: command not found" in messages[0] and "PyTorch loop" in messages[0]
+    finally:
+        fused._build.cache_clear()
+        fused._warn_unbuilt.cache_clear()
+
+
+def test_a_build_is_named_for_the_cpu_it_was_compiled_on(monkeypatch):
+    """``-march=native`` code from a shared cache must not reach a CPU that lacks its instructions."""
+    here = fused._extension_name()
+    monkeypatch.setattr(fused, "cpu_description", lambda: ("Another CPU", frozenset({"avx2", "fma"})))
+    elsewhere = fused._extension_name()
+    assert here != elsewhere
+    assert here.startswith("simsvm_fused_gru_") and elsewhere.startswith("simsvm_fused_gru_")
