@@ -84,3 +84,31 @@ def test_a_build_is_named_for_the_cpu_it_was_compiled_on(monkeypatch):
     elsewhere = fused._extension_name()
     assert here != elsewhere
     assert here.startswith("simsvm_fused_gru_") and elsewhere.startswith("simsvm_fused_gru_")
+
+
+def test_only_the_hoisted_arrangement_on_a_cpu_runs_compiled():
+    assert recurrence.gru_loop("fp32", "cpu") == "pytorch"  # the exact arithmetic of fp32 runs
+    assert recurrence.gru_loop("bf16", "cpu") == "compiled"
+    assert recurrence.gru_loop("tf32", "cuda") == "pytorch"
+
+
+def test_a_snapshot_sized_bf16_pass_multiplies_the_state_in_bfloat16_in_both_loops(monkeypatch):
+    """From LOW_RECURRENT_ROWS rows without gradients: the compiled and PyTorch loops agree, and
+    the features stay near float32's (the recurrent product's rounding is carried forward)."""
+    _, parameters = gru_layer(1, 8, 20, torch.float32, seed=3)
+    parameters = [parameter.detach() for parameter in parameters]
+    rows = recurrence.LOW_RECURRENT_ROWS
+    inputs = torch.randn(30, 1, rows, 8)
+    with torch.no_grad():
+        compiled = recurrence.stacked_gru(inputs, *parameters, precision="bf16")
+        fp32 = recurrence.stacked_gru(inputs, *parameters, precision="fp32")
+        with monkeypatch.context() as patch:
+            patch.setattr(recurrence, "fused_gru_ops", lambda: None)
+            python = recurrence.stacked_gru(inputs, *parameters, precision="bf16")
+        below = recurrence.stacked_gru(inputs[:, :, : rows - 1], *parameters, precision="bf16")
+    # a state a hair from a bfloat16 rounding boundary may round the other way in one loop
+    difference = (compiled - python).abs()
+    assert difference.max() < 2e-3 and (difference > 1e-5).float().mean() < 0.01
+    assert 1e-4 < (compiled - fp32).abs().max() < 2e-2
+    # one row fewer: a float32 recurrent product, so closer to float32 than the bfloat16 one
+    assert (below - fp32[:, :, : rows - 1]).abs().max() < (compiled - fp32).abs().max()

@@ -163,6 +163,7 @@ def test_matmul_precision_is_scientific_and_recorded(synth_root, tmp_path):
         run_experiment(_config(synth_root, tmp_path, approaches=["FL"], matmul_precision="bf16"))
     metadata = json.loads(next((tmp_path / "results").glob("*/metadata.json")).read_text())
     assert [session["matmul_products"] for session in metadata["sessions"]] == ["fp32"]
+    assert [session["gru_loop"] for session in metadata["sessions"]] == ["pytorch"]
 
 
 def test_missing_data_folder_is_named(tmp_path):

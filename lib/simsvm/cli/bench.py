@@ -41,6 +41,7 @@ from simsvm.cli.measure import (
 from simsvm.experiment.scoring import score_svm
 from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.kernels import make_kernel
+from simsvm.model.recurrence import gru_loop, product_precision
 from simsvm.train.backends import CudaBackend, ProcessBackend, ReferenceBackend, SerialBackend
 from simsvm.train.spec import TrainingData, TrainingSpec
 
@@ -249,6 +250,8 @@ def _report(results: dict, args: argparse.Namespace, flop_per_epoch: float) -> l
     print(f"CPU: {cpu['model']}; {has}; PyTorch code path {cpu['torch_capability']}")
     if "bf16" not in results["precisions"]:
         print("no native bfloat16 on this CPU (AMX-BF16 or AVX512-BF16): fp32 rows only")
+    else:
+        print(f"bf16 rows: the GRU's time loops {results['bf16_gru_loop']} (simsvm/model/fused_gru.cpp)")
     print(
         f"bf16 matmul peak {results['matmul_peak_bf16_gflops']:.0f} GFLOP/s "
         f"({results['matmul_peak_bf16_gflops'] / results['matmul_peak_gflops']:.1f}x fp32)"
@@ -326,6 +329,8 @@ def main(argv: list[str] | None = None) -> dict:
     }
     results["cpu"] = cpu_capabilities()
     results["precisions"] = _precisions()
+    if "bf16" in results["precisions"]:
+        results["bf16_gru_loop"] = gru_loop(product_precision("bf16", "cpu"), "cpu")
     results["matmul_peak_gflops"] = matmul_peak(args.threads)
     # bf16 products: where the CPU has AMX or AVX512-BF16, the headroom reduced precision offers
     results["matmul_peak_bf16_gflops"] = matmul_peak(args.threads, dtype=torch.bfloat16)

@@ -38,7 +38,7 @@ from simsvm.experiment.results import (
     write_features,
     write_job,
 )
-from simsvm.model.recurrence import product_precision
+from simsvm.model.recurrence import gru_loop, product_precision
 from simsvm.train.backends import Backend
 from simsvm.train.jobs import make_backend, train_set
 from simsvm.train.spec import TrainingData, TrainingSpec, unit_scaled
@@ -293,6 +293,7 @@ def run_experiment(
     )
     metadata_path = run_dir / "metadata.json"
     earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
+    products = product_precision(config.matmul_precision, backend.device, warn=False)
     session = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "finished": None,
@@ -301,7 +302,9 @@ def run_experiment(
         "data_digest": digest,
         "cpu_arithmetic": _cpu_arithmetic(),
         # what matmul_precision came to on this machine: fp32, bf16 or tf32 (a bf16 fallback says fp32)
-        "matmul_products": product_precision(config.matmul_precision, backend.device, warn=False),
+        "matmul_products": products,
+        # the time loop those products ran in: compiled (simsvm/model/fused_gru.cpp) or pytorch
+        "gru_loop": gru_loop(products, backend.device),
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
         "baselines_computed": sum(job.name not in done for job in statistics_jobs),

@@ -30,7 +30,7 @@ __all__ = ["fused_gru_ops"]
 _SOURCE = Path(__file__).with_name("fused_gru.cpp")
 # -fno-trapping-math: without it GCC will not vectorise the clamps and conversions of the
 # exponential (the loops ignore floating-point exception flags, as PyTorch's own kernels do).
-_FLAGS = ("-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno")
+_FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fno-trapping-math", "-fno-math-errno")
 
 
 def fused_gru_ops(*, warn: bool = False):

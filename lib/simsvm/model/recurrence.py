@@ -19,10 +19,12 @@ The products come in three precisions (``precision``; :func:`product_precision` 
     over the whole sequence in bfloat16 (AMX or AVX512-BF16 on a CPU): the input projection
     forward; backward the input gradient and both weight gradients.  A product accumulates in
     float32 and its result is rounded to bfloat16 once; the states, the gates, each step's
-    recurrent product, the gradients carried through time and the optimiser stay float32.  The
-    recurrent product stays float32 because at one network's size (100 x 100 by 100 x 300)
-    bfloat16 was no faster on the project's AMX machine, and it carries the recurrence's error
-    forward.  On a CPU the time loop is then compiled code (:mod:`simsvm.model.fused`): a step
+    recurrent product, the gradients carried through time and the optimiser stay float32.  In
+    training the recurrent product stays float32 because at one network's size (100 x 100 by
+    100 x 300) bfloat16 was no faster on the project's AMX machine, and it carries the
+    recurrence's error forward; without training and with at least ``LOW_RECURRENT_ROWS`` rows
+    (whole-file snapshots, 512 files at a time on a CPU) it is bfloat16 too, about three times
+    as fast there.  On a CPU the time loop is compiled code (:mod:`simsvm.model.fused`): a step
     is its recurrent product and one vectorised pass over its units, with the exponential
     computed by a polynomial (within 2 ulp); where that code cannot be built, the PyTorch loop
     below runs instead, with the same products.
@@ -45,7 +47,12 @@ from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.fused import fused_gru_ops
 from simsvm.names import MATMUL_PRECISIONS
 
-__all__ = ["product_precision", "stacked_gru"]
+__all__ = ["gru_loop", "product_precision", "stacked_gru"]
+
+# Rows (models x batch) from which a bf16 run without training (a snapshot) multiplies the
+# state in bfloat16 too: on the project's AMX Xeon, 512 rows by 100 x 300 took 108 us in
+# bfloat16 against 315 in float32, while at training's 100 rows bfloat16 was no faster.
+LOW_RECURRENT_ROWS = 256
 
 _PRODUCT_PRECISIONS = ("fp32", "bf16", "tf32")
 
@@ -114,6 +121,8 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
     # computed in the forward loop while the step's values are in cache.
     factors = inputs.new_empty(steps if training else 0, models, batch, 5, hidden)
     ctx.fused = _fused_loops(precision, inputs)
+    # without training and with enough rows, a bf16 run's recurrent product is bfloat16 as well
+    low_recurrent = precision == "bf16" and not training and models * batch >= LOW_RECURRENT_ROWS
     product = None
     if hoisted:
         # one product per model over every step, model-major (M, time * batch, 3 hidden)
@@ -127,20 +136,26 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
             bias_hh[:, 2 * hidden :].contiguous(),
             states,
             factors,
+            low_recurrent,
         )
     else:
-        _forward_steps(inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors)
+        _forward_steps(
+            inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors, low_recurrent
+        )
     if training:
         # the inputs as the backward's products take them (model-major where hoisted)
         ctx.save_for_backward(inputs, weight_ih, weight_hh, states, factors)
     return states[1:]
 
 
-def _forward_steps(inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors):
+def _forward_steps(
+    inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors, low_recurrent=False
+):
     """The time loop in PyTorch operations: ``states[1:]`` and ``factors`` from ``states[0]``.
 
     ``product`` is the hoisted input projection ``(M, time * batch, 3 hidden)`` without biases,
     or ``None``: then each step projects its own inputs ``(time, M, batch, n_inputs)``.
+    ``low_recurrent``: each step's recurrent product in bfloat16 (as ``fused_gru.cpp`` does it).
     """
     steps, models, batch, hidden = states.shape[0] - 1, *states.shape[1:]
     training, hoisted = factors.shape[0] > 0, product is not None
@@ -156,6 +171,7 @@ def _forward_steps(inputs, product, weight_ih, weight_hh, bias_input, bias_hh, s
     gates = states.new_empty(models, batch, 2 * hidden)
     candidate = states.new_empty(models, batch, hidden)
     one = states.new_ones(())
+    low_weight_hh = weight_hh.to(torch.bfloat16) if low_recurrent else None
     # Views made once: slicing inside the loop costs about as much as the arithmetic.
     recurrent_gates, recurrent_n = recurrent[..., : 2 * hidden], recurrent[..., 2 * hidden :]
     reset, update = gates[..., :hidden], gates[..., hidden:]
@@ -165,7 +181,10 @@ def _forward_steps(inputs, product, weight_ih, weight_hh, bias_input, bias_hh, s
             projected = projected_at[step]
         else:
             torch.baddbmm(bias_input, input_at[step], weight_ih, out=projected)
-        torch.bmm(state_at[step], weight_hh, out=recurrent)
+        if low_recurrent:
+            recurrent.copy_(torch.bmm(state_at[step].to(torch.bfloat16), low_weight_hh))
+        else:
+            torch.bmm(state_at[step], weight_hh, out=recurrent)
         recurrent_n.add_(bias_hn)
         torch.sigmoid(projected[..., : 2 * hidden].add_(recurrent_gates), out=gates)
         torch.tanh(projected[..., 2 * hidden :].addcmul_(reset, recurrent_n), out=candidate)
@@ -271,9 +290,19 @@ def _products_in(precision: str):
         setattr(matmul, name, previous)
 
 
+def gru_loop(precision: str, device: str | torch.device) -> str:
+    """Which time loop ``precision`` (fp32, bf16 or tf32) runs on ``device``: compiled or pytorch.
+
+    The compiled loops (:mod:`simsvm.model.fused`) serve the hoisted arrangement on a CPU where
+    they could be built; ``fp32`` always runs the PyTorch loop, its arithmetic unchanged.
+    """
+    if precision != "fp32" and torch.device(device).type == "cpu" and fused_gru_ops() is not None:
+        return "compiled"
+    return "pytorch"
+
+
 def _fused_loops(precision: str, inputs: torch.Tensor):
-    """The compiled loops (:mod:`simsvm.model.fused`) where they apply: hoisted float32 on a CPU."""
-    if precision == "fp32" or inputs.device.type != "cpu" or inputs.dtype != torch.float32:
+    if inputs.dtype != torch.float32 or gru_loop(precision, inputs.device) != "compiled":
         return None
     return fused_gru_ops()
 

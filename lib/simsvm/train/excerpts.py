@@ -39,14 +39,25 @@ class HostFrames:
         # Allocated by torch (64-byte aligned), filled through a numpy view: MKL's kernels depend on
         # their inputs' alignment, and numpy's allocations fall where the heap happens to be, so a
         # numpy-allocated batch gave last-bit differences from one run to the next.
-        tensor = torch.zeros((length, *files.shape, self.store.n_features), dtype=torch.float32)
+        tensor = torch.empty((length, *files.shape, self.store.n_features), dtype=torch.float32)
         batch = tensor.numpy()
         for model, normaliser in enumerate(normalisers):
-            rows = np.flatnonzero(files[model] >= 0)
-            piece = self.store.excerpts(
-                files[model, rows], starts[model, rows], length, normaliser=normaliser
-            )
-            batch[:, model, rows] = piece.transpose(1, 0, 2)
+            used = files[model] >= 0  # a stack's models may read fewer excerpts than others
+            rows = slice(None) if used.all() else np.flatnonzero(used)
+            if isinstance(rows, slice):  # written in place: no second copy of the batch
+                self.store.excerpts(
+                    files[model],
+                    starts[model],
+                    length,
+                    normaliser=normaliser,
+                    out=batch[:, model].transpose(1, 0, 2),
+                )
+            else:
+                batch[:, model] = 0.0
+                piece = self.store.excerpts(
+                    files[model, rows], starts[model, rows], length, normaliser=normaliser
+                )
+                batch[:, model, rows] = piece.transpose(1, 0, 2)
         return tensor.to(self.device)
 
 

@@ -48,8 +48,11 @@ __all__ = ["initial_stack", "stack_groups", "train_stack"]
 # Whole-file inference reads this many files at once, this many frames at a time: large enough
 # for efficient products, small enough to bound memory (M x files x frames x hidden values).
 # On a GPU every step is a few kernel launches whatever its size, so it takes many more files.
-_SNAPSHOT_FILES = {"cpu": 128, "other": 1024}
-_SNAPSHOT_CHUNK = {"cpu": 200, "other": 50}
+# A CPU's bf16 snapshots multiply the state in bfloat16 too from 256 rows on (recurrence.py),
+# where AMX gains over float32 only with hundreds of rows; 50 frames keep a chunk's buffers
+# under glibc's mmap threshold, so that they are reused rather than faulted in afresh.
+_SNAPSHOT_FILES = {"cpu": 128, "cpu, bf16": 512, "other": 1024}
+_SNAPSHOT_CHUNK = {"cpu": 200, "cpu, bf16": 50, "other": 50}
 
 
 def _schedule(spec: TrainingSpec) -> tuple:
@@ -98,7 +101,7 @@ def _whole_file_features(
     In 10-fold CV every network reads every file (its fold's training files, then its test
     files), so with one normaliser for the dataset the whole stack shares one pass.
     """
-    kind = "cpu" if frames.device.type == "cpu" else "other"
+    kind = "other" if frames.device.type != "cpu" else "cpu, bf16" if precision == "bf16" else "cpu"
     files_per_batch, chunk = _SNAPSHOT_FILES[kind], _SNAPSHOT_CHUNK[kind]
     readers: dict[tuple, list[int]] = {}
     for model, spec in enumerate(specs):
