@@ -8,7 +8,7 @@ import torch
 from helpers import gru_layer, outputs_and_gradients
 from simsvm.model import fused, recurrence
 
-pytestmark = pytest.mark.skipif(fused.fused_gru_ops() is None, reason="no C++ compiler to build the loops")
+needs_build = pytest.mark.skipif(fused.fused_gru_ops() is None, reason="no C++ compiler to build the loops")
 
 
 def _both_loops(monkeypatch, precision, parameters, inputs, weights, initial):
@@ -19,6 +19,7 @@ def _both_loops(monkeypatch, precision, parameters, inputs, weights, initial):
     return compiled, python
 
 
+@needs_build
 @pytest.mark.parametrize("scale", [1.0, 40.0], ids=["ordinary", "saturated gates"])
 def test_the_compiled_loop_gives_the_pytorch_loops_outputs_and_gradients(monkeypatch, scale):
     """float32 products ('tf32' on a CPU: the hoisted arrangement), so only the loops differ.
@@ -41,6 +42,7 @@ def test_the_compiled_loop_gives_the_pytorch_loops_outputs_and_gradients(monkeyp
         assert (gradient - expected_gradient).norm() <= 1e-5 * expected_gradient.norm(), name
 
 
+@needs_build
 def test_in_bfloat16_the_compiled_loop_rounds_as_pytorch_does(monkeypatch):
     """The same bfloat16 products; the gathered gradients are rounded to nearest even by both."""
     _, parameters = gru_layer(2, 8, 16, torch.float32, seed=2)
@@ -86,12 +88,14 @@ def test_a_build_is_named_for_the_cpu_it_was_compiled_on(monkeypatch):
     assert here.startswith("simsvm_fused_gru_") and elsewhere.startswith("simsvm_fused_gru_")
 
 
+@needs_build
 def test_only_the_hoisted_arrangement_on_a_cpu_runs_compiled():
     assert recurrence.gru_loop("fp32", "cpu") == "pytorch"  # the exact arithmetic of fp32 runs
     assert recurrence.gru_loop("bf16", "cpu") == "compiled"
     assert recurrence.gru_loop("tf32", "cuda") == "pytorch"
 
 
+@needs_build
 def test_a_snapshot_sized_bf16_pass_multiplies_the_state_in_bfloat16_in_both_loops(monkeypatch):
     """From LOW_RECURRENT_ROWS rows without gradients: the compiled and PyTorch loops agree, and
     the features stay near float32's (the recurrent product's rounding is carried forward)."""
