@@ -4,8 +4,8 @@ The hoisted arrangement of :mod:`simsvm.model.recurrence` (``matmul_precision: b
 inside its time loop one recurrent product and a dozen element-wise operations per step; in
 Python each is a separate pass over the step's values and a separate call.  ``fused_gru.cpp``
 does the element-wise part of a step in one vectorised pass, and the loop in C++, so a step
-costs its product and little more.  It is compiled with ``torch.utils.cpp_extension`` (a C++
-compiler and ``ninja``, both installed with the project on Linux) the first time a process asks
+costs its product and little more.  It is compiled with ``torch.utils.cpp_extension`` (the
+system's C++ compiler, and ``ninja``, which the project installs) the first time a process asks
 for it, for the CPU it runs on (``-march=native``), and cached in PyTorch's extensions folder
 (``TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``) under a name that includes
 the CPU, so that one cache shared by different machines never hands one the other's code.
@@ -28,9 +28,8 @@ from simsvm.model.cpu import cpu_description
 __all__ = ["fused_gru_ops"]
 
 _SOURCE = Path(__file__).with_name("fused_gru.cpp")
-# -fno-trapping-math: without it GCC will not vectorise the clamps and conversions of the
-# exponential (the loops ignore floating-point exception flags, as PyTorch's own kernels do).
-_FLAGS = ("-O3", "-march=native", "-mprefer-vector-width=512", "-fno-trapping-math", "-fno-math-errno")
+# The forward pass is written in GCC's vector types, so -O3 for the CPU at hand is all it needs.
+_FLAGS = ("-O3", "-march=native")
 
 
 def fused_gru_ops(*, warn: bool = False):
@@ -39,8 +38,9 @@ def fused_gru_ops(*, warn: bool = False):
     Builds the extension on the first call in a process where no build for this source, these
     flags, this CPU and this PyTorch is cached yet (about 15 s), then loads it.  Where it cannot
     be built (no compiler, no ``ninja``, a compile error), ``None``: the caller falls back to the
-    PyTorch loop, slower but the same arithmetic up to the exponential's rounding; with ``warn``,
-    a ``RuntimeWarning`` names the cause, once per process.
+    PyTorch loop, slower, with the same products (the results differ by rounding only: the
+    exponential's, and what that tips across a bfloat16 rounding boundary); with ``warn``, a
+    ``RuntimeWarning`` names the cause, once per process.
     """
     ops, reason = _build()
     if ops is None and warn:
