@@ -59,8 +59,12 @@ def test_in_bfloat16_the_compiled_loop_rounds_as_pytorch_does(monkeypatch):
 def test_a_failed_build_says_why_once_and_runs_the_pytorch_loop(monkeypatch):
     from torch.utils import cpp_extension
 
-    def no_compiler(**_):
-        raise RuntimeError("Error building extension: c++: command not found")
+    def no_compiler(**_):  # what PyTorch raises when ninja cannot run the compiler
+        raise RuntimeError(
+            "Error building extension 'x': [1/2] c++ -MMD -MF fused_gru.o.d -O3 -c fused_gru.cpp\n"
+            "FAILED: fused_gru.o\nc++ -MMD -MF fused_gru.o.d -O3 -c fused_gru.cpp\n"
+            "/bin/sh: 1: c++: not found\nninja: build stopped: subcommand failed.\n"
+        )
 
     monkeypatch.setattr(cpp_extension, "load", no_compiler)
     fused._build.cache_clear()
@@ -73,7 +77,8 @@ def test_a_failed_build_says_why_once_and_runs_the_pytorch_loop(monkeypatch):
             assert fused.fused_gru_ops(warn=True) is None
         messages = [str(warning.message) for warning in caught if warning.category is RuntimeWarning]
         assert len(messages) == 1
-        assert "c++: command not found" in messages[0] and "PyTorch loop" in messages[0]
+        assert "(/bin/sh: 1: c++: not found)" in messages[0] and "PyTorch loop" in messages[0]
+        assert "-MMD" not in messages[0]  # the cause, not the command line
     finally:
         fused._build.cache_clear()
         fused._warn_unbuilt.cache_clear()

@@ -293,7 +293,8 @@ def run_experiment(
     )
     metadata_path = run_dir / "metadata.json"
     earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
-    products = product_precision(config.matmul_precision, backend.device, warn=False)
+    # warns here, before the progress bar, where bf16 falls back (train_set's call is then quiet)
+    products = product_precision(config.matmul_precision, backend.device)
     session = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "finished": None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -53,7 +54,7 @@ def _build():
     try:
         from torch.utils import cpp_extension
 
-        with _ninja_on_path():
+        with _ninja_on_path(), _quiet(cpp_extension.logger):
             cpp_extension.load(
                 name=_extension_name(),
                 sources=[str(_SOURCE)],
@@ -63,8 +64,15 @@ def _build():
             )
         return torch.ops.simsvm_fused_gru, None
     except Exception as error:  # any build failure means: use the Python loop
-        message = str(error).strip()
-        return None, message.splitlines()[0] if message else type(error).__name__
+        return None, _reason(error)
+
+
+def _reason(error: Exception) -> str:
+    """The line of a failed build that says what went wrong, not the command lines around it."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    commands = ("Error building extension", "[", "FAILED:", "ninja: build stopped")
+    telling = [line for line in lines if not line.startswith(commands) and " -MMD " not in line]
+    return (telling or lines or [type(error).__name__])[0]
 
 
 @functools.cache
@@ -90,6 +98,17 @@ def _extension_name() -> str:
     ):
         digest.update(part)
     return f"simsvm_fused_gru_{digest.hexdigest()[:16]}"
+
+
+@contextlib.contextmanager
+def _quiet(logger: logging.Logger):
+    """PyTorch logs its own warnings about the compiler; a failed build is said once, by us."""
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 @contextlib.contextmanager
