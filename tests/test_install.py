@@ -1,4 +1,5 @@
-"""A regular (non-editable) install works without the source tree: notebooks ship in the wheel."""
+"""A regular (non-editable) install works without the source tree: notebooks (and the C++ source
+of the compiled loops) ship in the wheel."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def test_batch_runs_from_a_wheel_install_outside_the_checkout(synth_root, tmp_pa
     )
     notebooks, commit = check.stdout.split()
     assert Path(notebooks) == target / "simsvm" / "notebooks" and commit == "unknown"
+    # bf16's compiled loops are built from their source on first use, so it ships too
+    assert (target / "simsvm" / "model" / "fused_gru.cpp").is_file()
     result = subprocess.run(
         [
             sys.executable,
