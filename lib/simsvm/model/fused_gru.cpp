@@ -123,7 +123,7 @@ void forward_row(int64_t hidden, const in_t* projected, const rec_t* recurrent, 
   const int64_t H = hidden, full = H - H % kBlock;
   for (int64_t j = 0; j < full; j += kBlock) {
     forward_block<training>(H, H, projected + j, recurrent + j, bias_input + j, bias_hn + j, previous + j, next + j,
-                            next_low + j, training ? factors + j : nullptr);
+                            next_low == nullptr ? nullptr : next_low + j, training ? factors + j : nullptr);
   }
   if (full == H) return;
   const int64_t tail = H - full;

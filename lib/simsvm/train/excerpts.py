@@ -43,21 +43,16 @@ class HostFrames:
         batch = tensor.numpy()
         for model, normaliser in enumerate(normalisers):
             used = files[model] >= 0  # a stack's models may read fewer excerpts than others
-            rows = slice(None) if used.all() else np.flatnonzero(used)
-            if isinstance(rows, slice):  # written in place: no second copy of the batch
-                self.store.excerpts(
-                    files[model],
-                    starts[model],
-                    length,
-                    normaliser=normaliser,
-                    out=batch[:, model].transpose(1, 0, 2),
-                )
-            else:
-                batch[:, model] = 0.0
-                piece = self.store.excerpts(
-                    files[model, rows], starts[model, rows], length, normaliser=normaliser
-                )
-                batch[:, model, rows] = piece.transpose(1, 0, 2)
+            if used.all():  # written in place: no second copy of the batch
+                out = batch[:, model].transpose(1, 0, 2)
+                self.store.excerpts(files[model], starts[model], length, normaliser=normaliser, out=out)
+                continue
+            rows = np.flatnonzero(used)
+            batch[:, model] = 0.0
+            piece = self.store.excerpts(
+                files[model, rows], starts[model, rows], length, normaliser=normaliser
+            )
+            batch[:, model, rows] = piece.transpose(1, 0, 2)
         return tensor.to(self.device)
 
 

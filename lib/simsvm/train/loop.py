@@ -101,7 +101,9 @@ def _whole_file_features(
     In 10-fold CV every network reads every file (its fold's training files, then its test
     files), so with one normaliser for the dataset the whole stack shares one pass.
     """
-    kind = "other" if frames.device.type != "cpu" else "cpu, bf16" if precision == "bf16" else "cpu"
+    kind = "cpu" if frames.device.type == "cpu" else "other"
+    if kind == "cpu" and precision == "bf16":
+        kind = "cpu, bf16"
     files_per_batch, chunk = _SNAPSHOT_FILES[kind], _SNAPSHOT_CHUNK[kind]
     readers: dict[tuple, list[int]] = {}
     for model, spec in enumerate(specs):
