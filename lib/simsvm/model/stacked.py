@@ -149,12 +149,14 @@ class StackedNetworks(nn.Module):
         chunk = chunk or steps
         states = [frames.new_zeros(n_models, batch, layer[1].shape[1]) for layer in layers]
         total = frames.new_zeros(n_models, batch, self.hidden_sizes[-1])
+        # rows sorted by length have padding in the last chunks only; the others need no mask
+        shortest = steps if lengths is None else int(lengths.min())
         for begin in range(0, steps, chunk):
             outputs = frames[begin : begin + chunk]
             for index, layer in enumerate(layers):
                 outputs = stacked_gru(outputs, *layer, states[index], precision=precision)
                 states[index] = outputs[-1]
-            if lengths is not None:
+            if begin + outputs.shape[0] > shortest:
                 valid = (
                     torch.arange(begin, begin + outputs.shape[0], device=frames.device)[:, None]
                     < lengths[None, :]
