@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from helpers import gru_layer, outputs_and_gradients
-from simsvm.model import fused, recurrence
+from simsvm.model import fused, inference, recurrence
+from simsvm.model.network import Network
+from simsvm.model.stacked import StackedNetworks
 
 needs_build = pytest.mark.skipif(fused.fused_gru_ops() is None, reason="no C++ compiler to build the loops")
 
@@ -128,3 +130,48 @@ def test_a_snapshot_sized_bf16_pass_multiplies_the_state_in_bfloat16_in_both_loo
     assert 1e-4 < (compiled - fp32).abs().max() < 2e-2
     # one row fewer: a float32 recurrent product, so closer to float32 than the bfloat16 one
     assert (below - fp32[:, :, : rows - 1]).abs().max() < (compiled - fp32).abs().max()
+
+
+@needs_build
+def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(monkeypatch):
+    """Snapshot-sized batches take read_chunk's compiled path: each layer's state kept in place,
+    its outputs written in bfloat16 only, the last layer's sum taken inside the loop.  Two models,
+    rows of different lengths, seven frames a chunk: the PyTorch loop gives the same features."""
+    torch.manual_seed(4)
+    stack = StackedNetworks.from_networks([Network(8, (20, 12)) for _ in range(2)])
+    rows = recurrence.LOW_RECURRENT_ROWS
+    frames = torch.randn(30, rows, 8)
+    lengths = torch.randint(5, 31, (rows,))
+    lengths[0] = 30
+    taken = []
+
+    def spy(*arguments):
+        taken.append(True)
+        return compiled_path(*arguments)
+
+    compiled_path = inference._read_compiled
+    monkeypatch.setattr(inference, "_read_compiled", spy)
+    with torch.no_grad():
+        compiled = stack.features(frames, lengths, chunk=7, precision="bf16")
+        with monkeypatch.context() as patch:
+            patch.setattr(recurrence, "fused_gru_ops", lambda: None)
+            python = stack.features(frames, lengths, chunk=7, precision="bf16")
+        fp32 = stack.features(frames, lengths, chunk=7, precision="fp32")
+    assert len(taken) == 5  # every chunk of the bf16 pass with the compiled loops, none after
+    assert (compiled - python).abs().max() < 1e-4
+    assert 1e-5 < (compiled - fp32).abs().max() < 1e-2
+
+
+def test_without_gradients_parameters_that_could_have_them_are_read_as_for_a_snapshot():
+    """Under ``torch.no_grad`` a stack's parameters still say ``requires_grad``; the layer must
+    not take that for training (computing the backward's factors, and in bf16 at snapshot size
+    keeping the float32 recurrent product): the same states as with detached parameters."""
+    _, parameters = gru_layer(1, 8, 20, torch.float32, seed=5)
+    inputs = torch.randn(6, 1, recurrence.LOW_RECURRENT_ROWS, 8)
+    with torch.no_grad():
+        for precision in ("fp32", "bf16"):
+            attached = recurrence.stacked_gru(inputs, *parameters, precision=precision)
+            detached = recurrence.stacked_gru(inputs, *[p.detach() for p in parameters], precision=precision)
+            assert torch.equal(attached, detached), precision
+            assert not attached.requires_grad
+    assert recurrence.stacked_gru(inputs, *parameters, precision="bf16").requires_grad

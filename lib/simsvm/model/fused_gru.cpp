@@ -10,6 +10,7 @@
 // Layouts (M models, T steps, B rows, H units):
 //   projected, grad_projected, grad_recurrent_all  (M, T, B, 3H), bfloat16 or float32
 //   states (T + 1, M, B, H); factors (T, M, B, 5, H); grad_outputs (T, M, B, H)   float32
+//   inference: state (M, B, H) float32; outputs (M, T, B, H) bfloat16
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -147,13 +148,14 @@ template <typename vector_t, typename value_t>
 [[gnu::always_inline]] inline Floats tanh_approx(Floats x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
 
 // `count` units (at most kBlock) of one row of one step: the new state, and the backward's
-// factors.  Gate g of unit j lies at [g * H + j] in projected, recurrent and bias_input, factor k
-// at [k * H + j].
+// factors, or (total, when not null) the state added to a running sum.  Gate g of unit j lies at
+// [g * H + j] in projected, recurrent and bias_input, factor k at [k * H + j].  next may be
+// previous: the state is read before it is written.
 template <bool training, typename in_t, typename rec_t>
 [[gnu::always_inline]] inline void forward_block(int64_t H, int64_t count, const in_t* projected,
                                                  const rec_t* recurrent, const float* bias_input,
                                                  const float* bias_hn, const float* previous, float* next,
-                                                 rec_t* next_low, float* factors) {
+                                                 rec_t* next_low, float* factors, float* total) {
   const auto in = [count](const auto* values) { return load(values, count); };
   const auto out = [count](Floats values, auto* to) { store(values, to, count); };
   const Floats reset = sigmoid(in(projected) + in(bias_input) + in(recurrent));
@@ -164,6 +166,7 @@ template <bool training, typename in_t, typename rec_t>
   const Floats state = candidate + update * (previous_state - candidate);
   out(state, next);
   if constexpr (std::is_same_v<rec_t, uint16_t>) out(state, next_low);  // the next step's product
+  if (total != nullptr) out(in(total) + state, total);
   if constexpr (training) {
     const Floats through_candidate = (1.0f - candidate * candidate) * (1.0f - update);
     out(reset * (1.0f - reset) * recurrent_n * through_candidate, factors);
@@ -177,11 +180,12 @@ template <bool training, typename in_t, typename rec_t>
 // One row (one model's one sequence) of one step.
 template <bool training, typename in_t, typename rec_t>
 void forward_row(int64_t hidden, const in_t* projected, const rec_t* recurrent, const float* bias_input,
-                 const float* bias_hn, const float* previous, float* next, rec_t* next_low, float* factors) {
+                 const float* bias_hn, const float* previous, float* next, rec_t* next_low, float* factors,
+                 float* total) {
   for (int64_t j = 0; j < hidden; j += kBlock) {
     forward_block<training>(hidden, hidden - j, projected + j, recurrent + j, bias_input + j, bias_hn + j,
                             previous + j, next + j, next_low == nullptr ? nullptr : next_low + j,
-                            training ? factors + j : nullptr);
+                            training ? factors + j : nullptr, total == nullptr ? nullptr : total + j);
   }
 }
 
@@ -216,7 +220,46 @@ void forward_loop(const at::Tensor& projected, const at::Tensor& bias_input, con
                      bias_hn_data + model * hidden, states_data + (step * rows + row) * hidden,
                      states_data + ((step + 1) * rows + row) * hidden,
                      low_recurrent ? state_low_data + row * hidden : nullptr,
-                     training ? factors_data + (step * rows + row) * 5 * hidden : nullptr);
+                     training ? factors_data + (step * rows + row) * 5 * hidden : nullptr, nullptr);
+      }
+    });
+  }
+}
+
+// Whole sequences without gradients, one chunk of steps of one layer (recurrence.py's
+// read_chunk): a row keeps one float32 state, updated in place, and each step's state is written
+// once more in bfloat16, model-major (M, T, B, H), which is what both the next layer's input
+// projection and this layer's next recurrent product (bfloat16 too) read.  When total (M, B, H)
+// is not empty, row b's states of its first valid_steps[b] steps are added to it: the last
+// layer's time average needs nothing else, so its float32 states are never written out.
+void infer_loop(const at::Tensor& projected, const at::Tensor& bias_input, const at::Tensor& weight_hh,
+                const at::Tensor& bias_hn, at::Tensor& state, at::Tensor& outputs, at::Tensor& total,
+                const at::Tensor& valid_steps) {
+  const int64_t models = outputs.size(0), steps = outputs.size(1), batch = outputs.size(2),
+                hidden = outputs.size(3), rows = models * batch;
+  const at::Tensor weight = weight_hh.to(at::kBFloat16);
+  const at::Tensor first_input = state.to(at::kBFloat16);
+  at::Tensor recurrent = at::empty({models, batch, 3 * hidden}, weight.options());
+  const uint16_t* projected_data = data<uint16_t>(projected);
+  const uint16_t* recurrent_data = data<uint16_t>(recurrent);
+  const float* bias_input_data = bias_input.data_ptr<float>();
+  const float* bias_hn_data = bias_hn.data_ptr<float>();
+  float* state_data = state.data_ptr<float>();
+  uint16_t* outputs_data = data<uint16_t>(outputs);
+  float* total_data = total.numel() > 0 ? total.data_ptr<float>() : nullptr;
+  const int64_t* valid_data = valid_steps.data_ptr<int64_t>();
+  for (int64_t step = 0; step < steps; ++step) {
+    at::bmm_out(recurrent, step == 0 ? first_input : outputs.select(1, step - 1), weight);
+    at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t model = row / batch, within = row % batch;
+        const int64_t at_step = (model * steps + step) * batch + within;
+        const bool summed = total_data != nullptr && step < valid_data[within];
+        forward_row<false, uint16_t, uint16_t>(
+            hidden, projected_data + at_step * 3 * hidden, recurrent_data + row * 3 * hidden,
+            bias_input_data + model * 3 * hidden, bias_hn_data + model * hidden, state_data + row * hidden,
+            state_data + row * hidden, outputs_data + at_step * hidden, nullptr,
+            summed ? total_data + row * hidden : nullptr);
       }
     });
   }
@@ -313,6 +356,25 @@ void forward(const at::Tensor& projected, const at::Tensor& bias_input, const at
   }
 }
 
+void infer(const at::Tensor& projected, const at::Tensor& bias_input, const at::Tensor& weight_hh,
+           const at::Tensor& bias_hn, at::Tensor state, at::Tensor outputs, at::Tensor total,
+           const at::Tensor& valid_steps) {
+  check_float(bias_input, "bias_input");
+  check_float(weight_hh, "weight_hh");
+  check_float(bias_hn, "bias_hn");
+  check_float(state, "state");
+  TORCH_CHECK(projected.is_contiguous() && projected.scalar_type() == at::kBFloat16 && outputs.is_contiguous() &&
+                  outputs.scalar_type() == at::kBFloat16,
+              "projected and outputs must be contiguous bfloat16 tensors");
+  TORCH_CHECK(total.numel() == 0 || (total.scalar_type() == at::kFloat && total.is_contiguous() &&
+                                     total.sizes() == state.sizes()),
+              "total must be empty or a contiguous float32 tensor shaped like the state");
+  TORCH_CHECK(valid_steps.scalar_type() == at::kLong && valid_steps.is_contiguous() &&
+                  valid_steps.numel() == outputs.size(2),
+              "valid_steps must hold one int64 per row of the batch");
+  infer_loop(projected, bias_input, weight_hh, bias_hn, state, outputs, total, valid_steps);
+}
+
 at::Tensor backward(const at::Tensor& grad_outputs, const at::Tensor& factors, const at::Tensor& weight_hh,
                     at::Tensor grad_projected, at::Tensor grad_recurrent_all, at::Tensor summed) {
   check_float(grad_outputs, "grad_outputs");
@@ -338,6 +400,10 @@ TORCH_LIBRARY(simsvm_fused_gru, library) {
   library.def(
       "backward(Tensor grad_outputs, Tensor factors, Tensor weight_hh, Tensor(a!) grad_projected, "
       "Tensor(b!) grad_recurrent_all, Tensor(c!) summed) -> Tensor");
+  library.def(
+      "infer(Tensor projected, Tensor bias_input, Tensor weight_hh, Tensor bias_hn, Tensor(a!) state, "
+      "Tensor(b!) outputs, Tensor(c!) total, Tensor valid_steps) -> ()");
   library.impl("forward", c10::DispatchKey::CPU, &forward);
+  library.impl("infer", c10::DispatchKey::CPU, &infer);
   library.impl("backward", c10::DispatchKey::CPU, &backward);
 }

@@ -96,9 +96,9 @@ def _warn_no_bf16(device_type: str) -> None:
 
 class _StackedGRU(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision):
+    def forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision, training):
         with _products_in(precision):
-            return _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision)
+            return _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision, training)
 
     @staticmethod
     def backward(ctx, grad_outputs):
@@ -106,15 +106,17 @@ class _StackedGRU(torch.autograd.Function):
             return _backward(ctx, grad_outputs)
 
 
-def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision):
-    """The states at every step; when training, also what the backward pass needs (in ``ctx``)."""
+def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision, training):
+    """The states at every step; when training, also what the backward pass needs (in ``ctx``).
+
+    ``training``: gradients will be asked for.  Not ``ctx.needs_input_grad``, which is true of
+    parameters under ``torch.no_grad`` too: snapshots would compute the backward's factors.
+    """
     ctx.precision = precision
     steps, models, batch, _ = inputs.shape
     hidden = weight_hh.shape[1]
     hoisted = precision != "fp32"
-    # The reset and update gates add both biases; the candidate keeps b_hn inside the reset.
-    bias_input = torch.cat((bias_ih[:, : 2 * hidden] + bias_hh[:, : 2 * hidden], bias_ih[:, 2 * hidden :]), 1)
-    training = any(ctx.needs_input_grad)
+    bias_input = _bias_input(bias_ih, bias_hh)
     states = inputs.new_empty(steps + 1, models, batch, hidden)
     states[0] = initial
     # Per step, what the backward pass multiplies the incoming gradient by (see there),
@@ -271,7 +273,7 @@ def _backward(ctx, grad_outputs):
     summed = summed.sum(dim=1)
     grad_bias_ih = summed[:, :3].reshape(models, 3 * hidden)
     grad_bias_hh = summed[:, [0, 1, 3]].reshape(models, 3 * hidden)
-    return grad_inputs, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh, carry, None
+    return grad_inputs, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh, carry, None, None
 
 
 @contextlib.contextmanager
@@ -305,6 +307,15 @@ def _fused_loops(precision: str, inputs: torch.Tensor):
     if inputs.dtype != torch.float32 or gru_loop(precision, inputs.device) != "compiled":
         return None
     return fused_gru_ops()
+
+
+def _bias_input(bias_ih: torch.Tensor, bias_hh: torch.Tensor) -> torch.Tensor:
+    """The biases added to the input side of each gate, ``(M, 3 hidden)``.
+
+    The reset and update gates add both biases; the candidate keeps ``b_hn`` inside the reset.
+    """
+    hidden = bias_hh.shape[1] // 3
+    return torch.cat((bias_ih[:, : 2 * hidden] + bias_hh[:, : 2 * hidden], bias_ih[:, 2 * hidden :]), 1)
 
 
 def _model_major(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -351,4 +362,6 @@ def stacked_gru(
     _, models, batch, _ = inputs.shape
     if initial is None:
         initial = inputs.new_zeros(models, batch, weight_hh.shape[1])
-    return _StackedGRU.apply(inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, precision)
+    tensors = (inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial)
+    training = torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+    return _StackedGRU.apply(*tensors, precision, training)

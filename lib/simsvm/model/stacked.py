@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from simsvm.exceptions import ParameterError
+from simsvm.model.inference import read_chunk
 from simsvm.model.network import Network
-from simsvm.model.recurrence import stacked_gru
 
 __all__ = ["StackedNetworks"]
 
@@ -149,20 +149,14 @@ class StackedNetworks(nn.Module):
         chunk = chunk or steps
         states = [frames.new_zeros(n_models, batch, layer[1].shape[1]) for layer in layers]
         total = frames.new_zeros(n_models, batch, self.hidden_sizes[-1])
-        # rows sorted by length have padding in the last chunks only; the others need no mask
+        # rows sorted by length have padding in the last chunks only (one host sync to know)
         shortest = steps if lengths is None else int(lengths.min())
         for begin in range(0, steps, chunk):
-            outputs = frames[begin : begin + chunk]
-            for index, layer in enumerate(layers):
-                outputs = stacked_gru(outputs, *layer, states[index], precision=precision)
-                states[index] = outputs[-1]
-            if begin + outputs.shape[0] > shortest:
-                valid = (
-                    torch.arange(begin, begin + outputs.shape[0], device=frames.device)[:, None]
-                    < lengths[None, :]
-                )
-                outputs = outputs * valid[:, None, :, None].to(outputs.dtype)
-            total = total + outputs.sum(dim=0)
+            inputs = frames[begin : begin + chunk]
+            valid_steps = None
+            if begin + inputs.shape[0] > shortest:
+                valid_steps = (lengths - begin).clamp(0, inputs.shape[0])
+            read_chunk(inputs, layers, states, total, valid_steps, precision=precision)
         if lengths is None:
             return total / steps
         return total / lengths[None, :, None].to(total.dtype)
