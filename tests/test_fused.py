@@ -175,3 +175,22 @@ def test_without_gradients_parameters_that_could_have_them_are_read_as_for_a_sna
             assert torch.equal(attached, detached), precision
             assert not attached.requires_grad
     assert recurrence.stacked_gru(inputs, *parameters, precision="bf16").requires_grad
+
+
+def test_a_training_batch_of_snapshot_size_keeps_its_gradients():
+    """Three networks of 100 excerpts are 300 rows: with gradients, read_chunk must still take
+    the training path (the compiled inference keeps no graph), in every precision."""
+    torch.manual_seed(6)
+    stack = StackedNetworks.from_networks([Network(8, (20, 12)) for _ in range(3)])
+    frames = torch.randn(10, 3, 100, 8)
+    assert 3 * 100 >= recurrence.LOW_RECURRENT_ROWS
+    for precision in ("fp32", "bf16"):
+        stack.zero_grad()
+        features = stack.features(frames, precision=precision)
+        features.square().sum().backward()
+        for name, parameter in stack.named_parameters():
+            assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), (precision, name)
+            assert parameter.grad.abs().sum() > 0, (precision, name)
+        with torch.no_grad():
+            read = stack.features(frames, precision=precision)
+        assert (read - features.detach()).abs().max() < 1e-2, precision

@@ -1,9 +1,10 @@
-"""Whole sequences through a stack of GRU layers without gradients, one chunk of steps at a time.
+"""Whole sequences through a stack of GRU layers, one chunk of steps at a time.
 
 Snapshots read every file whole, a few hundred files and a few dozen frames at a time
 (:meth:`~simsvm.model.stacked.StackedNetworks.features`); all they keep of the last layer is
-each row's sum of states over its valid frames.  :func:`read_chunk` is that chunk's work.  Where
-a ``bf16`` run's loops are compiled and the batch has at least
+each row's sum of states over its valid frames.  :func:`read_chunk` is that chunk's work (and,
+with gradients, a training batch's, whole).  Without gradients, where a ``bf16`` run's loops are
+compiled and the batch has at least
 :data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS` rows, a layer keeps one float32 state per
 row and writes each step's state only in bfloat16, model-major, as the next layer's input
 projection and its own next recurrent product read it; the last layer adds its states to the
@@ -62,10 +63,13 @@ def read_chunk(
         How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
     """
     steps, models, batch, _ = inputs.shape
+    tensors = [inputs, *(parameter for layer in layers for parameter in layer)]
+    training = torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
     compiled = (
         precision == "bf16"
-        and gru_loop(precision, inputs.device) == "compiled"
+        and not training
         and models * batch >= LOW_RECURRENT_ROWS
+        and gru_loop(precision, inputs.device) == "compiled"
     )
     if compiled:
         _read_compiled(inputs, layers, states, total, valid_steps)
