@@ -122,6 +122,24 @@ def test_excerpts_cut_on_the_device_equal_those_cut_from_the_store(data):
     torch.testing.assert_close(on_device, from_store, rtol=0, atol=1e-6)
 
 
+def test_reused_batches_are_written_whole_into_the_kept_memory(data):
+    """Whole-file batches go into memory kept from the last one: a smaller batch after a larger
+    one must leave nothing of it behind (padding rows and frames past a file's end are zeros)."""
+    source, cpu = HostFrames(data.frames, torch.device("cpu")), torch.device("cpu")
+    normaliser = [Normaliser().fit(data.frames)]
+    large = source.excerpts(
+        torch.arange(12)[None], torch.zeros(1, 12, dtype=torch.int64), 140, normaliser, reuse=True
+    )
+    assert (large != 0).any()
+    files = torch.tensor([[3, 7, 11, -1]])
+    starts = torch.tensor([[0, 5, 50, 0]])
+    small = source.excerpts(files, starts, 90, normaliser, reuse=True)
+    assert small.data_ptr() == large.data_ptr()  # the same memory, written again
+    expected = HostFrames(data.frames, cpu).excerpts(files, starts, 90, normaliser)
+    torch.testing.assert_close(small, expected, rtol=0, atol=0)
+    assert (small[:, 0, 3] == 0).all()
+
+
 def test_frames_copied_to_the_device_from_the_read_only_cache(data, tmp_path):
     """A real run's store memory-maps .npy cache files read-only; copying them must not warn."""
     paths = []

@@ -122,6 +122,7 @@ def _whole_file_features(
                 torch.zeros((1, len(rows)), dtype=torch.int64, device=frames.device),
                 int(lengths.max()),
                 [normaliser],
+                reuse=True,  # read before the next batch
             )[:, 0]
             lengths = torch.as_tensor(lengths, device=frames.device)
             batch_features = stack.features(batch, lengths, models=models, chunk=chunk, precision=precision)
