@@ -24,6 +24,7 @@ from simsvm.model.recurrence import (
     LOW_RECURRENT_ROWS,
     _bias_input,
     _model_major,
+    _needs_gradients,
     gru_loop,
     stacked_gru,
 )
@@ -63,11 +64,9 @@ def read_chunk(
         How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
     """
     steps, models, batch, _ = inputs.shape
-    tensors = [inputs, *(parameter for layer in layers for parameter in layer)]
-    training = torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
     compiled = (
         precision == "bf16"
-        and not training
+        and not _needs_gradients([inputs, *(parameter for layer in layers for parameter in layer)])
         and models * batch >= LOW_RECURRENT_ROWS
         and gru_loop(precision, inputs.device) == "compiled"
     )

@@ -309,6 +309,12 @@ def _fused_loops(precision: str, inputs: torch.Tensor):
     return fused_gru_ops()
 
 
+def _needs_gradients(tensors) -> bool:
+    """Whether autograd will ask for gradients of ``tensors``: ``requires_grad`` alone is not it,
+    parameters keep it under ``torch.no_grad``."""
+    return torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
+
+
 def _bias_input(bias_ih: torch.Tensor, bias_hh: torch.Tensor) -> torch.Tensor:
     """The biases added to the input side of each gate, ``(M, 3 hidden)``.
 
@@ -363,5 +369,4 @@ def stacked_gru(
     if initial is None:
         initial = inputs.new_zeros(models, batch, weight_hh.shape[1])
     tensors = (inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial)
-    training = torch.is_grad_enabled() and any(tensor.requires_grad for tensor in tensors)
-    return _StackedGRU.apply(*tensors, precision, training)
+    return _StackedGRU.apply(*tensors, precision, _needs_gradients(tensors))
