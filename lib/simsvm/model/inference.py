@@ -8,7 +8,7 @@ compiled and the batch has at least
 :data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS` rows, a layer keeps one float32 state per
 row and writes each step's state only in bfloat16, model-major, as the next layer's input
 projection and its own next recurrent product read it; the last layer adds its states to the
-sum as it goes and writes no float32 states at all.  Elsewhere each layer is
+sum as it goes, so no layer keeps the float32 states of past steps.  Elsewhere each layer is
 :func:`~simsvm.model.recurrence.stacked_gru` and the sum is taken afterwards: the same products
 (the bfloat16 recurrent one included), the same results up to the order of the float32 sums.
 """
