@@ -34,7 +34,7 @@ _FLAGS = ("-O3", "-march=native")
 
 
 def fused_gru_ops(*, warn: bool = False):
-    """``torch.ops.simsvm_fused_gru`` (``forward`` and ``backward``), or ``None`` where unavailable.
+    """``torch.ops.simsvm_fused_gru`` (``forward``, ``backward``, ``infer``), or ``None`` where unavailable.
 
     Builds the extension on the first call in a process where no build for this source, these
     flags, this CPU and this PyTorch is cached yet (about 15 s), then loads it.  Where it cannot

@@ -48,7 +48,7 @@ __all__ = ["initial_stack", "stack_groups", "train_stack"]
 # Whole-file inference reads this many files at once, this many frames at a time: large enough
 # for efficient products, small enough to bound memory (M x files x frames x hidden values).
 # On a GPU every step is a few kernel launches whatever its size, so it takes many more files.
-# A CPU's bf16 snapshots multiply the state in bfloat16 too from 256 rows on (recurrence.py),
+# A CPU's bf16 snapshots multiply the state in bfloat16 too from 256 rows on (inference.py),
 # where AMX gains over float32 only with hundreds of rows; 50 frames keep a chunk's buffers
 # under glibc's mmap threshold, so that they are reused rather than faulted in afresh.
 _SNAPSHOT_FILES = {"cpu": 128, "cpu, bf16": 512, "other": 1024}
