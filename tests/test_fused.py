@@ -160,6 +160,26 @@ def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(m
     assert len(taken) == 5  # every chunk of the bf16 pass with the compiled loops, none after
     assert (compiled - python).abs().max() < 1e-4
     assert 1e-5 < (compiled - fp32).abs().max() < 1e-2
+    # buffers kept from a longer batch of more rows, chunked differently, leave no trace
+    kept = inference.KeptMemory()
+    with torch.no_grad():
+        stack.features(torch.randn(40, rows + 50, 8), chunk=9, precision="bf16", kept=kept)
+        again = stack.features(frames, lengths, chunk=7, precision="bf16", kept=kept)
+    assert len(taken) == 5 + 5 + 5
+    assert torch.equal(again, compiled)
+
+
+def test_kept_memory_hands_back_the_same_memory_while_it_is_large_enough():
+    kept = inference.KeptMemory()
+    cpu = torch.device("cpu")
+    first = kept.take("a", (4, 6), dtype=torch.bfloat16, device=cpu)
+    other = kept.take("b", (4, 6), dtype=torch.bfloat16, device=cpu)
+    smaller = kept.take("a", (5, 3), dtype=torch.bfloat16, device=cpu)
+    assert first.shape == (4, 6) and smaller.shape == (5, 3) and smaller.is_contiguous()
+    assert smaller.data_ptr() == first.data_ptr() != other.data_ptr()
+    larger = kept.take("a", (5, 6), dtype=torch.bfloat16, device=cpu)
+    assert larger.shape == (5, 6) and larger.data_ptr() != first.data_ptr()
+    assert kept.take("a", (2, 2), dtype=torch.float32, device=cpu).dtype == torch.float32
 
 
 def test_without_gradients_parameters_that_could_have_them_are_read_as_for_a_snapshot():

@@ -11,6 +11,7 @@ from torch import nn
 from helpers import plain_training, small_spec, train_alone
 from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import ParameterError
+from simsvm.model.inference import KeptMemory
 from simsvm.model.kernels import make_kernel
 from simsvm.model.network import Network
 from simsvm.model.recurrence import stacked_gru
@@ -125,15 +126,15 @@ def test_excerpts_cut_on_the_device_equal_those_cut_from_the_store(data):
 def test_reused_batches_are_written_whole_into_the_kept_memory(data):
     """Whole-file batches go into memory kept from the last one: a smaller batch after a larger
     one must leave nothing of it behind (padding rows and frames past a file's end are zeros)."""
-    source, cpu = HostFrames(data.frames, torch.device("cpu")), torch.device("cpu")
+    source, cpu, kept = HostFrames(data.frames, torch.device("cpu")), torch.device("cpu"), KeptMemory()
     normaliser = [Normaliser().fit(data.frames)]
     large = source.excerpts(
-        torch.arange(12)[None], torch.zeros(1, 12, dtype=torch.int64), 140, normaliser, reuse=True
+        torch.arange(12)[None], torch.zeros(1, 12, dtype=torch.int64), 140, normaliser, kept=kept
     )
     assert (large != 0).any()
     files = torch.tensor([[3, 7, 11, -1]])
     starts = torch.tensor([[0, 5, 50, 0]])
-    small = source.excerpts(files, starts, 90, normaliser, reuse=True)
+    small = source.excerpts(files, starts, 90, normaliser, kept=kept)
     assert small.data_ptr() == large.data_ptr()  # the same memory, written again
     expected = HostFrames(data.frames, cpu).excerpts(files, starts, 90, normaliser)
     torch.testing.assert_close(small, expected, rtol=0, atol=0)

@@ -15,6 +15,7 @@ sum as it goes, so no layer keeps the float32 states of past steps.  Elsewhere e
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -23,15 +24,44 @@ from simsvm.model.fused import fused_gru_ops
 from simsvm.model.recurrence import (
     LOW_RECURRENT_ROWS,
     _bias_input,
-    _model_major,
     _needs_gradients,
     gru_loop,
     stacked_gru,
 )
 
-__all__ = ["read_chunk"]
+__all__ = ["KeptMemory", "read_chunk"]
 
 Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class KeptMemory:
+    """Tensors kept by name for the next request of the same name, replaced when too small.
+
+    A snapshot fills the same large buffers batch after batch and chunk after chunk.  Freed,
+    they go back to the kernel (glibc returns blocks of more than a few MB, and the top of its
+    heap past its trim threshold), and the next allocation is faulted in and zeroed again 4 KB
+    at a time: a ``bf16`` snapshot of 1000 files x 1200 frames took ~310,000 page faults in its
+    chunks' buffers alone, a quarter of its time on the project's Xeon (and sometimes 10,000:
+    it depended on where earlier blocks had fallen).  Kept, they are faulted in once per job.
+    """
+
+    def __init__(self) -> None:
+        self._tensors: dict[str, torch.Tensor] = {}
+
+    def take(
+        self, name: str, shape: Sequence[int], *, dtype: torch.dtype, device: torch.device
+    ) -> torch.Tensor:
+        """An uninitialised, contiguous ``shape`` tensor; the last one taken as ``name`` is now invalid.
+
+        Its memory starts where the kept tensor's does (allocated by torch: aligned for the
+        products' kernels, whose last bits depend on their operands' alignment).
+        """
+        size = math.prod(shape)
+        kept = self._tensors.get(name)
+        if kept is None or kept.numel() < size or kept.dtype != dtype or kept.device != torch.device(device):
+            self._tensors.pop(name, None)  # the old one goes before the new one comes
+            kept = self._tensors[name] = torch.empty(size, dtype=dtype, device=device)
+        return kept[:size].view(*shape)
 
 
 def read_chunk(
@@ -42,6 +72,7 @@ def read_chunk(
     valid_steps: torch.Tensor | None = None,
     *,
     precision: str = "fp32",
+    kept: KeptMemory | None = None,
 ) -> None:
     """Read one chunk of steps through every layer; update ``states`` and ``total`` in place.
 
@@ -62,6 +93,8 @@ def read_chunk(
         summed.
     precision : {'fp32', 'bf16', 'tf32'}
         How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
+    kept : KeptMemory, optional
+        Where the compiled path keeps its buffers for the next chunk (default: new ones).
     """
     steps, models, batch, _ = inputs.shape
     compiled = (
@@ -71,7 +104,7 @@ def read_chunk(
         and gru_loop(precision, inputs.device) == "compiled"
     )
     if compiled:
-        _read_compiled(inputs, layers, states, total, valid_steps)
+        _read_compiled(inputs, layers, states, total, valid_steps, KeptMemory() if kept is None else kept)
         return
     outputs = inputs
     for state, layer in zip(states, layers, strict=True):
@@ -83,18 +116,22 @@ def read_chunk(
     total += outputs.sum(dim=0)
 
 
-def _read_compiled(inputs, layers, states, total, valid_steps) -> None:
+def _read_compiled(inputs, layers, states, total, valid_steps, kept) -> None:
     operations = fused_gru_ops()
-    steps, models, batch, _ = inputs.shape
-    layer_inputs = _model_major(inputs, torch.bfloat16)  # (M, time * batch, n_inputs)
+    steps, models, batch, width = inputs.shape
+    on = {"dtype": torch.bfloat16, "device": inputs.device}
+    layer_inputs = kept.take("inputs", (models, steps, batch, width), **on)
+    layer_inputs.copy_(inputs.transpose(0, 1))
+    layer_inputs = layer_inputs.view(models, steps * batch, width)
     no_total = total.new_empty(0)
     if valid_steps is None:
         valid_steps = torch.full((batch,), steps, dtype=torch.int64)
     for index, (state, layer) in enumerate(zip(states, layers, strict=True)):
         weight_ih, weight_hh, bias_ih, bias_hh = layer
         hidden = weight_hh.shape[1]
-        projected = torch.bmm(layer_inputs, weight_ih.to(torch.bfloat16))
-        outputs = inputs.new_empty(models, steps, batch, hidden, dtype=torch.bfloat16)
+        projected = kept.take(f"projected {index}", (models, steps * batch, 3 * hidden), **on)
+        torch.bmm(layer_inputs, weight_ih.to(torch.bfloat16), out=projected)
+        outputs = kept.take(f"outputs {index}", (models, steps, batch, hidden), **on)
         last = index == len(layers) - 1
         operations.infer(
             projected.view(models, steps, batch, 3 * hidden),

@@ -109,13 +109,14 @@ class NetworkStack(nn.Module):
         models: Sequence[int] | None = None,
         chunk: int | None = None,
         precision: str = "fp32",
+        kept: object = None,
     ) -> torch.Tensor:
         """As :meth:`StackedNetworks.features <simsvm.model.stacked.StackedNetworks.features>`.
 
         ``frames`` are time-major, ``(time, M, batch, n_inputs)`` or ``(time, batch, n_inputs)``;
-        ``chunk`` is accepted for the common interface and ignored (``nn.GRU`` reads the whole
-        sequence); ``precision`` must be ``'fp32'``: this is the float32 reference.  Returns
-        ``(len(models), batch, hidden_sizes[-1])``.
+        ``chunk`` and ``kept`` are accepted for the common interface and ignored (``nn.GRU`` reads
+        the whole sequence into memory of its own); ``precision`` must be ``'fp32'``: this is the
+        float32 reference.  Returns ``(len(models), batch, hidden_sizes[-1])``.
         """
         if precision != "fp32":
             raise ParameterError(f"the nn.GRU reference computes in float32 only, not {precision!r}")

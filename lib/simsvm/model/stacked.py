@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import read_chunk
+from simsvm.model.inference import KeptMemory, read_chunk
 from simsvm.model.network import Network
 
 __all__ = ["StackedNetworks"]
@@ -117,6 +117,7 @@ class StackedNetworks(nn.Module):
         models: Sequence[int] | None = None,
         chunk: int | None = None,
         precision: str = "fp32",
+        kept: KeptMemory | None = None,
     ) -> torch.Tensor:
         """Time-averaged outputs of the last layer of every model (eq. 4).
 
@@ -133,11 +134,14 @@ class StackedNetworks(nn.Module):
             result with memory bounded by the chunk, for whole-file inference without gradients.
         precision : {'fp32', 'bf16', 'tf32'}
             How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
+        kept : KeptMemory, optional
+            Memory the chunks' buffers are kept in, for later calls too (default: this call's).
 
         Returns
         -------
         torch.Tensor, shape (len(models), batch, hidden_sizes[-1])
         """
+        kept = KeptMemory() if kept is None else kept
         layers = [self.layer(index) for index in range(len(self.hidden_sizes))]
         if models is not None:
             picked = torch.as_tensor(list(models), device=frames.device)
@@ -156,7 +160,7 @@ class StackedNetworks(nn.Module):
             valid_steps = None
             if begin + inputs.shape[0] > shortest:
                 valid_steps = (lengths - begin).clamp(0, inputs.shape[0])
-            read_chunk(inputs, layers, states, total, valid_steps, precision=precision)
+            read_chunk(inputs, layers, states, total, valid_steps, precision=precision, kept=kept)
         if lengths is None:
             return total / steps
         return total / lengths[None, :, None].to(total.dtype)

@@ -9,13 +9,13 @@ normaliser and zero past a file's end and in padding rows: what
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from simsvm.data.frames import FrameStore, Normaliser
+from simsvm.model.inference import KeptMemory
 
 __all__ = ["DeviceFrames", "HostFrames", "frame_source"]
 
@@ -23,15 +23,13 @@ __all__ = ["DeviceFrames", "HostFrames", "frame_source"]
 class HostFrames:
     """Excerpts cut from the (memory-mapped) store by numpy, then moved to ``device``.
 
-    The CPU's choice: a worker pages in only the frames it reads.  Batches asked for with
-    ``reuse`` (whole-file snapshots) are written into memory kept for the next such batch: a
-    GTZAN-sized snapshot's batches are 200 MB each, and fresh memory is faulted in and zeroed
-    4 KB at a time (94,000 page faults per snapshot), which cost 0.1–0.2 s of a 2 s snapshot.
+    The CPU's choice: a worker pages in only the frames it reads.  Whole-file snapshots pass
+    ``kept``: a GTZAN-sized snapshot's batches are 200 MB each, and fresh memory is faulted in
+    and zeroed 4 KB at a time (94,000 page faults per snapshot, 0.1–0.2 s of a 2 s snapshot).
     """
 
     def __init__(self, store: FrameStore, device: torch.device):
         self.store, self.device = store, device
-        self._kept: torch.Tensor | None = None
 
     def excerpts(
         self,
@@ -40,15 +38,19 @@ class HostFrames:
         length: int,
         normalisers: Sequence[Normaliser | None],
         *,
-        reuse: bool = False,
+        kept: KeptMemory | None = None,
     ) -> torch.Tensor:
-        """``(length, networks, batch, n_features)``; with ``reuse``, valid until the next such call."""
+        """``(length, networks, batch, n_features)``; with ``kept``, written into memory kept there
+        (every value, padding included), valid until the next batch taken from it."""
         files, starts = files.cpu().numpy(), starts.cpu().numpy()
         # Allocated by torch (64-byte aligned), filled through a numpy view: MKL's kernels depend on
         # their inputs' alignment, and numpy's allocations fall where the heap happens to be, so a
         # numpy-allocated batch gave last-bit differences from one run to the next.
         shape = (length, *files.shape, self.store.n_features)
-        tensor = self._kept_memory(shape) if reuse else torch.empty(shape, dtype=torch.float32)
+        if kept is None:
+            tensor = torch.empty(shape, dtype=torch.float32)
+        else:
+            tensor = kept.take("frames", shape, dtype=torch.float32, device=torch.device("cpu"))
         batch = tensor.numpy()
         for model, normaliser in enumerate(normalisers):
             used = files[model] >= 0  # a stack's models may read fewer excerpts than others
@@ -63,13 +65,6 @@ class HostFrames:
             )
             batch[:, model, rows] = piece.transpose(1, 0, 2)
         return tensor.to(self.device)
-
-    def _kept_memory(self, shape: tuple[int, ...]) -> torch.Tensor:
-        size = math.prod(shape)
-        if self._kept is None or self._kept.numel() < size:
-            self._kept = None  # the old one goes before the new one comes
-            self._kept = torch.empty(size, dtype=torch.float32)
-        return self._kept[:size].view(shape)
 
 
 class DeviceFrames:
@@ -99,9 +94,9 @@ class DeviceFrames:
         length: int,
         normalisers: Sequence[Normaliser | None],
         *,
-        reuse: bool = False,
+        kept: KeptMemory | None = None,
     ) -> torch.Tensor:
-        """As :meth:`HostFrames.excerpts`; ``reuse`` changes nothing here (a new tensor each time)."""
+        """As :meth:`HostFrames.excerpts`; ``kept`` is not used (the gather makes a new tensor)."""
         real = files >= 0
         files = files.clamp(min=0)
         steps = torch.arange(length, device=self.device)[:, None, None] + starts  # (length, M, batch)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from simsvm.exceptions import ParameterError
+from simsvm.model.inference import KeptMemory
 from simsvm.model.network import Network, NetworkStack
 from simsvm.model.recurrence import product_precision
 from simsvm.model.stacked import StackedNetworks
@@ -49,8 +50,7 @@ __all__ = ["initial_stack", "stack_groups", "train_stack"]
 # for efficient products, small enough to bound memory (M x files x frames x hidden values).
 # On a GPU every step is a few kernel launches whatever its size, so it takes many more files.
 # A CPU's bf16 snapshots multiply the state in bfloat16 too from 256 rows on (inference.py),
-# where AMX gains over float32 only with hundreds of rows; 50 frames keep a chunk's buffers
-# under glibc's mmap threshold, so that they are reused rather than faulted in afresh.
+# where AMX gains over float32 only with hundreds of rows.
 _SNAPSHOT_FILES = {"cpu": 128, "cpu, bf16": 512, "other": 1024}
 _SNAPSHOT_CHUNK = {"cpu": 200, "cpu, bf16": 50, "other": 50}
 
@@ -95,11 +95,14 @@ def _whole_file_features(
     data: TrainingData,
     frames: HostFrames | DeviceFrames,
     precision: str,
+    kept: KeptMemory,
 ) -> list[np.ndarray]:
     """Features of every spec's ``eval_indices``; networks that read the same files read them together.
 
     In 10-fold CV every network reads every file (its fold's training files, then its test
-    files), so with one normaliser for the dataset the whole stack shares one pass.
+    files), so with one normaliser for the dataset the whole stack shares one pass.  The
+    batches and the chunks' buffers are written into ``kept``, which a job keeps for all its
+    snapshots.
     """
     kind = "cpu" if frames.device.type == "cpu" else "other"
     if kind == "cpu" and precision == "bf16":
@@ -122,10 +125,12 @@ def _whole_file_features(
                 torch.zeros((1, len(rows)), dtype=torch.int64, device=frames.device),
                 int(lengths.max()),
                 [normaliser],
-                reuse=True,  # read before the next batch
+                kept=kept,  # read before the next batch
             )[:, 0]
             lengths = torch.as_tensor(lengths, device=frames.device)
-            batch_features = stack.features(batch, lengths, models=models, chunk=chunk, precision=precision)
+            batch_features = stack.features(
+                batch, lengths, models=models, chunk=chunk, precision=precision, kept=kept
+            )
             values[:, rows] = batch_features.cpu().numpy()
         for position, model in enumerate(models):
             features[model] = values[position, np.searchsorted(files, specs[model].eval_indices)]
@@ -140,10 +145,11 @@ def _snapshots(
     losses: Sequence[float],
     frames: HostFrames | DeviceFrames,
     precision: str,
+    kept: KeptMemory,
 ) -> list[Snapshot]:
     device = frames.device
     with torch.inference_mode():
-        features = _whole_file_features(stack, specs, data, frames, precision)
+        features = _whole_file_features(stack, specs, data, frames, precision, kept)
         snapshots = []
         for model, spec in enumerate(specs):
             outputs = None
@@ -256,10 +262,11 @@ def train_stack(
     optimiser = torch.optim.Adadelta(stack.parameters(), lr=first.learning_rate, rho=first.rho, eps=first.eps)
     generators = [np.random.default_rng(spec.seed) for spec in specs]
     frames = frame_source(data.frames, device, resident_frames)
+    kept = KeptMemory()  # the snapshots' batches and buffers, from one snapshot to the next
     annotations = torch.as_tensor(data.annotations, device=device)
     targets = torch.as_tensor(np.asarray(data.targets), device=device)
     evaluated = evaluated_epochs(first.epochs, first.eval_every)
-    yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames, precision)
+    yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames, precision, kept)
     for epoch in range(1, first.epochs + 1):
         files, first_frames, counts = _epoch_plan(specs, data, generators, device)
         epoch_losses = []
@@ -295,4 +302,4 @@ def train_stack(
             on_epoch(epoch)
         if epoch in evaluated:
             mean_losses = torch.stack(epoch_losses).mean(dim=0).cpu().tolist()
-            yield _snapshots(stack, specs, data, epoch, mean_losses, frames, precision)
+            yield _snapshots(stack, specs, data, epoch, mean_losses, frames, precision, kept)
