@@ -118,23 +118,6 @@ def test_excerpts_have_the_right_shape_and_stay_inside_the_file():
     assert set(starts) == {0, 1}
 
 
-def test_excerpts_written_into_a_time_major_batch_equal_a_fresh_array():
-    """``out=``: a strided view that held other values gets the same frames and padding."""
-    rng = np.random.default_rng(4)
-    store = FrameStore([rng.standard_normal((n, 6)).astype(np.float32) for n in (30, 12, 25)])
-    normaliser = Normaliser().fit(store)
-    fresh = store.excerpts([2, 0, 1], [3, 10, 0], 20, normaliser=normaliser)
-    batch = np.full((20, 2, 3, 6), np.nan, dtype=np.float32)  # time, models, rows, features
-    written = store.excerpts(
-        [2, 0, 1], [3, 10, 0], 20, normaliser=normaliser, out=batch[:, 1].transpose(1, 0, 2)
-    )
-    np.testing.assert_array_equal(batch[:, 1].transpose(1, 0, 2), fresh)
-    assert np.shares_memory(written, batch)
-    assert np.isnan(batch[:, 0]).all()  # the other model's rows untouched
-    with pytest.raises(ValueError, match="shape"):
-        store.excerpts([0], [0], 20, out=batch[:, 1])
-
-
 def test_store_pickles_as_paths_and_memory_maps(tmp_path):
     import pickle
 

@@ -156,16 +156,21 @@ def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(m
         with monkeypatch.context() as patch:
             patch.setattr(recurrence, "fused_gru_ops", lambda: None)
             python = stack.features(frames, lengths, chunk=7, precision="bf16")
+            # frames given in bfloat16 (a bf16 snapshot's batch): the values the products read anyway
+            assert torch.equal(stack.features(frames.bfloat16(), lengths, chunk=7, precision="bf16"), python)
         fp32 = stack.features(frames, lengths, chunk=7, precision="fp32")
     assert len(taken) == 5  # every chunk of the bf16 pass with the compiled loops, none after
     assert (compiled - python).abs().max() < 1e-4
     assert 1e-5 < (compiled - fp32).abs().max() < 1e-2
+    with torch.no_grad():
+        from_bfloat16 = stack.features(frames.bfloat16(), lengths, chunk=7, precision="bf16")
+    assert len(taken) == 10 and torch.equal(from_bfloat16, compiled)
     # buffers kept from a longer batch of more rows, chunked differently, leave no trace
     kept = inference.KeptMemory()
     with torch.no_grad():
         stack.features(torch.randn(40, rows + 50, 8), chunk=9, precision="bf16", kept=kept)
         again = stack.features(frames, lengths, chunk=7, precision="bf16", kept=kept)
-    assert len(taken) == 5 + 5 + 5
+    assert len(taken) == 10 + 5 + 5
     assert torch.equal(again, compiled)
 
 

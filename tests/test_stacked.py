@@ -139,6 +139,11 @@ def test_reused_batches_are_written_whole_into_the_kept_memory(data):
     expected = HostFrames(data.frames, cpu).excerpts(files, starts, 90, normaliser)
     torch.testing.assert_close(small, expected, rtol=0, atol=0)
     assert (small[:, 0, 3] == 0).all()
+    # a bf16 snapshot's batch: the float32 values rounded once, padding included
+    kept.take("frames", (140, 1, 12, 80), dtype=torch.bfloat16, device=cpu).fill_(float("nan"))
+    rounded = source.excerpts(files, starts, 90, normaliser, kept=kept, dtype=torch.bfloat16)
+    assert rounded.dtype == torch.bfloat16
+    assert torch.equal(rounded, expected.to(torch.bfloat16))
 
 
 def test_frames_copied_to_the_device_from_the_read_only_cache(data, tmp_path):

@@ -200,24 +200,18 @@ class FrameStore:
         length: int,
         *,
         normaliser: Normaliser | None = None,
-        out: np.ndarray | None = None,
     ) -> np.ndarray:
         """Frames ``start .. start + length`` of each file, zero-padded past a file's end.
 
         The padding is applied after normalisation, so a padded frame is the dataset's mean frame.
-        ``out`` (any strides, e.g. a view of a time-major batch) receives them instead of a new
-        array: whole-file snapshots read hundreds of MB, and every extra pass over them shows.
+        (Training cuts its batches with :class:`simsvm.train.excerpts.HostFrames`, which gives
+        the same values time-major.)
 
         Returns
         -------
         np.ndarray, shape (len(indices), length, n_features), float32
-            ``out`` when given.
         """
-        shape = (len(indices), length, self.n_features)
-        if out is None:
-            out = np.empty(shape, dtype=np.float32)
-        elif out.shape != shape:
-            raise ValueError(f"out has shape {out.shape}, the excerpts {shape}")
+        out = np.empty((len(indices), length, self.n_features), dtype=np.float32)
         for row, (index, start) in enumerate(zip(indices, starts, strict=True)):
             piece = self.sequence(int(index))[int(start) : int(start) + length]
             out[row, : piece.shape[0]] = piece if normaliser is None else normaliser.transform(piece)

@@ -79,7 +79,7 @@ def read_chunk(
     Parameters
     ----------
     inputs : torch.Tensor, shape (time, M, batch, n_inputs)
-        The chunk's frames, time-major, float32.
+        The chunk's frames, time-major, float32 or (a ``bf16`` snapshot's) bfloat16.
     layers : sequence of (weight_ih, weight_hh, bias_ih, bias_hh)
         Each layer's parameters as :func:`~simsvm.model.recurrence.stacked_gru` takes them.
     states : sequence of torch.Tensor, shape (M, batch, hidden of the layer)
@@ -106,7 +106,7 @@ def read_chunk(
     if compiled:
         _read_compiled(inputs, layers, states, total, valid_steps, KeptMemory() if kept is None else kept)
         return
-    outputs = inputs
+    outputs = inputs.float()  # exact; the products round to bfloat16 again where they compute so
     for state, layer in zip(states, layers, strict=True):
         outputs = stacked_gru(outputs, *layer, state, precision=precision)
         state.copy_(outputs[-1])
@@ -120,8 +120,10 @@ def _read_compiled(inputs, layers, states, total, valid_steps, kept) -> None:
     operations = fused_gru_ops()
     steps, models, batch, width = inputs.shape
     on = {"dtype": torch.bfloat16, "device": inputs.device}
-    layer_inputs = kept.take("inputs", (models, steps, batch, width), **on)
-    layer_inputs.copy_(inputs.transpose(0, 1))
+    layer_inputs = inputs.transpose(0, 1)  # (M, time, batch, n_inputs)
+    if layer_inputs.dtype != torch.bfloat16 or not layer_inputs.is_contiguous():
+        # one model's bfloat16 chunk is already model-major: no copy
+        layer_inputs = kept.take("inputs", layer_inputs.shape, **on).copy_(layer_inputs)
     layer_inputs = layer_inputs.view(models, steps * batch, width)
     no_total = total.new_empty(0)
     if valid_steps is None:

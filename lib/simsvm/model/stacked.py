@@ -124,7 +124,8 @@ class StackedNetworks(nn.Module):
         Parameters
         ----------
         frames : torch.Tensor, shape (time, M, batch, n_inputs) or (time, batch, n_inputs)
-            Time-major frames, one batch per model, or one batch that every model reads.
+            Time-major frames, one batch per model, or one batch that every model reads; float32,
+            or bfloat16 for a ``bf16`` snapshot (what its products read, without a cast).
         lengths : torch.Tensor of int, shape (batch,), optional
             Valid frames per row of zero-padded rows (forward GRUs: the masked mean is exact).
         models : sequence of int, optional
@@ -151,8 +152,9 @@ class StackedNetworks(nn.Module):
         if frames.dim() == 3:
             frames = frames[:, None].expand(steps, n_models, batch, frames.shape[-1])
         chunk = chunk or steps
-        states = [frames.new_zeros(n_models, batch, layer[1].shape[1]) for layer in layers]
-        total = frames.new_zeros(n_models, batch, self.hidden_sizes[-1])
+        dtype = torch.float32 if frames.dtype == torch.bfloat16 else frames.dtype  # the states' type
+        states = [frames.new_zeros(n_models, batch, layer[1].shape[1], dtype=dtype) for layer in layers]
+        total = frames.new_zeros(n_models, batch, self.hidden_sizes[-1], dtype=dtype)
         # rows sorted by length have padding in the last chunks only (one host sync to know)
         shortest = steps if lengths is None else int(lengths.min())
         for begin in range(0, steps, chunk):

@@ -126,6 +126,7 @@ def _whole_file_features(
                 int(lengths.max()),
                 [normaliser],
                 kept=kept,  # read before the next batch
+                dtype=torch.bfloat16 if precision == "bf16" else torch.float32,
             )[:, 0]
             lengths = torch.as_tensor(lengths, device=frames.device)
             batch_features = stack.features(
