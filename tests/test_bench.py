@@ -100,6 +100,8 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
         f"{backend}, {precision}" for backend in ("serial", "processes") for precision in precisions
     }
     assert all(0 < share < 1 for share in results["snapshot_share"].values())
+    assert set(results["snapshot_s_in_workers"]) == set(precisions)
+    assert all(seconds > 0 for seconds in results["snapshot_s_in_workers"].values())
     assert set(results["reproduction"]) == set(precisions)
     assert set(results["process_startup_s"]) == {"first run", "later runs"}
     # 2 folds x (baseline, RBF, cosine, polynomial networks), each evaluated at epochs 0 and 1
