@@ -134,9 +134,11 @@ def test_a_snapshot_sized_bf16_pass_multiplies_the_state_in_bfloat16_in_both_loo
 
 @needs_build
 def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(monkeypatch):
-    """Snapshot-sized batches take read_chunk's compiled path: each layer's state kept in place,
-    its outputs written in bfloat16 only, the last layer's sum taken inside the loop.  Two models,
-    rows of different lengths, seven frames a chunk: the PyTorch loop gives the same features."""
+    """Snapshot-sized batches take read_chunk's compiled path: one joined product a step, each
+    layer's state kept in place, its outputs written in bfloat16 only, the last layer's sum taken
+    inside the loop.  Two models, rows of different lengths, seven frames a chunk: the PyTorch
+    loop's features up to bfloat16's rounding of the gates' sums (once, against once per side),
+    and as close to float32's as the PyTorch loop's."""
     torch.manual_seed(4)
     stack = StackedNetworks.from_networks([Network(8, (20, 12)) for _ in range(2)])
     rows = recurrence.LOW_RECURRENT_ROWS
@@ -160,8 +162,10 @@ def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(m
             assert torch.equal(stack.features(frames.bfloat16(), lengths, chunk=7, precision="bf16"), python)
         fp32 = stack.features(frames, lengths, chunk=7, precision="fp32")
     assert len(taken) == 5  # every chunk of the bf16 pass with the compiled loops, none after
-    assert (compiled - python).abs().max() < 1e-4
-    assert 1e-5 < (compiled - fp32).abs().max() < 1e-2
+    from_fp32 = (python - fp32).abs().mean()  # ~2e-4 here
+    assert 1e-5 < from_fp32 and (compiled - fp32).abs().max() < 1e-2
+    assert (compiled - fp32).abs().mean() < 1.2 * from_fp32
+    assert (compiled - python).abs().mean() < 0.5 * from_fp32 and (compiled - python).abs().max() < 2e-3
     with torch.no_grad():
         from_bfloat16 = stack.features(frames.bfloat16(), lengths, chunk=7, precision="bf16")
     assert len(taken) == 10 and torch.equal(from_bfloat16, compiled)

@@ -10,7 +10,8 @@
 // Layouts (M models, T steps, B rows, H units):
 //   projected, grad_projected, grad_recurrent_all  (M, T, B, 3H), bfloat16 or float32
 //   states (T + 1, M, B, H); factors (T, M, B, 5, H); grad_outputs (T, M, B, H)   float32
-//   inference: state (M, B, H) float32; outputs (M, T, B, H) bfloat16
+//   inference: inputs (M, T, B, I) and outputs (M, T, B, H) bfloat16; weight (M, I + H, 4H)
+//              bfloat16; state (M, B, H) float32
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -149,18 +150,25 @@ template <typename vector_t, typename value_t>
 
 // `count` units (at most kBlock) of one row of one step: the new state, and the backward's
 // factors, or (total, when not null) the state added to a running sum.  Gate g of unit j lies at
-// [g * H + j] in projected, recurrent and bias_input, factor k at [k * H + j].  next may be
-// previous: the state is read before it is written.
-template <bool training, typename in_t, typename rec_t>
+// [g * H + j] in projected, recurrent and bias_input, factor k at [k * H + j].  `joined`: one
+// product gave both sides of the reset and update gates, so projected holds their sums and
+// recurrent only the candidate's recurrent side, at [j].  next may be previous: the state is read
+// before it is written.
+template <bool training, bool joined, typename in_t, typename rec_t>
 [[gnu::always_inline]] inline void forward_block(int64_t H, int64_t count, const in_t* projected,
                                                  const rec_t* recurrent, const float* bias_input,
                                                  const float* bias_hn, const float* previous, float* next,
                                                  rec_t* next_low, float* factors, float* total) {
   const auto in = [count](const auto* values) { return load(values, count); };
   const auto out = [count](Floats values, auto* to) { store(values, to, count); };
-  const Floats reset = sigmoid(in(projected) + in(bias_input) + in(recurrent));
-  const Floats update = sigmoid(in(projected + H) + in(bias_input + H) + in(recurrent + H));
-  const Floats recurrent_n = in(recurrent + 2 * H) + in(bias_hn);
+  Floats reset_sum = in(projected) + in(bias_input), update_sum = in(projected + H) + in(bias_input + H);
+  if constexpr (!joined) {
+    reset_sum += in(recurrent);
+    update_sum += in(recurrent + H);
+  }
+  const Floats reset = sigmoid(reset_sum);
+  const Floats update = sigmoid(update_sum);
+  const Floats recurrent_n = in(joined ? recurrent : recurrent + 2 * H) + in(bias_hn);
   const Floats candidate = tanh_approx(in(projected + 2 * H) + in(bias_input + 2 * H) + reset * recurrent_n);
   const Floats previous_state = in(previous);
   const Floats state = candidate + update * (previous_state - candidate);
@@ -178,12 +186,12 @@ template <bool training, typename in_t, typename rec_t>
 }
 
 // One row (one model's one sequence) of one step.
-template <bool training, typename in_t, typename rec_t>
+template <bool training, bool joined, typename in_t, typename rec_t>
 void forward_row(int64_t hidden, const in_t* projected, const rec_t* recurrent, const float* bias_input,
                  const float* bias_hn, const float* previous, float* next, rec_t* next_low, float* factors,
                  float* total) {
   for (int64_t j = 0; j < hidden; j += kBlock) {
-    forward_block<training>(hidden, hidden - j, projected + j, recurrent + j, bias_input + j, bias_hn + j,
+    forward_block<training, joined>(hidden, hidden - j, projected + j, recurrent + j, bias_input + j, bias_hn + j,
                             previous + j, next + j, next_low == nullptr ? nullptr : next_low + j,
                             training ? factors + j : nullptr, total == nullptr ? nullptr : total + j);
   }
@@ -214,7 +222,8 @@ void forward_loop(const at::Tensor& projected, const at::Tensor& bias_input, con
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const int64_t model = row / batch, within = row % batch;
-        auto row_function = training ? forward_row<true, in_t, rec_t> : forward_row<false, in_t, rec_t>;
+        auto row_function =
+            training ? forward_row<true, false, in_t, rec_t> : forward_row<false, false, in_t, rec_t>;
         row_function(hidden, projected_data + ((model * steps + step) * batch + within) * 3 * hidden,
                      recurrent_data + row * 3 * hidden, bias_input_data + model * 3 * hidden,
                      bias_hn_data + model * hidden, states_data + (step * rows + row) * hidden,
@@ -226,22 +235,28 @@ void forward_loop(const at::Tensor& projected, const at::Tensor& bias_input, con
   }
 }
 
-// Whole sequences without gradients, one chunk of steps of one layer (recurrence.py's
-// read_chunk): a row keeps one float32 state, updated in place, and each step's state is written
-// once more in bfloat16, model-major (M, T, B, H), which is what both the next layer's input
-// projection and this layer's next recurrent product (bfloat16 too) read.  When total (M, B, H)
-// is not empty, row b's states of its first valid_steps[b] steps are added to it: the last
-// layer's time average needs nothing else, so its float32 states are never written out.
-void infer_loop(const at::Tensor& projected, const at::Tensor& bias_input, const at::Tensor& weight_hh,
+// Whole sequences without gradients, one chunk of steps of one layer (inference.py's
+// read_chunk).  A step is one product, [input, state] in bfloat16 by the layer's joined weight
+// (I + H, 4H): the reset and update gates' two sides summed, the candidate's input side and its
+// recurrent side, each accumulated in float32 and rounded to bfloat16 once; then the gates' pass.
+// Nothing is projected ahead, so a chunk's products never leave the cache.  A row keeps one
+// float32 state, updated in place, and each step's state is written once more in bfloat16,
+// model-major (M, T, B, H): the next layer's inputs, and this layer's state in the next step's
+// product.  When total (M, B, H) is not empty, row b's states of its first valid_steps[b] steps
+// are added to it: the last layer's time average needs nothing else.  inputs (M, T, B, I) may
+// have any strides but the last (a model's stride is 0 where every model reads the same frames).
+void infer_loop(const at::Tensor& inputs, const at::Tensor& weight, const at::Tensor& bias_input,
                 const at::Tensor& bias_hn, at::Tensor& state, at::Tensor& outputs, at::Tensor& total,
                 const at::Tensor& valid_steps) {
   const int64_t models = outputs.size(0), steps = outputs.size(1), batch = outputs.size(2),
-                hidden = outputs.size(3), rows = models * batch;
-  const at::Tensor weight = weight_hh.to(at::kBFloat16);
-  const at::Tensor first_input = state.to(at::kBFloat16);
-  at::Tensor recurrent = at::empty({models, batch, 3 * hidden}, weight.options());
-  const uint16_t* projected_data = data<uint16_t>(projected);
-  const uint16_t* recurrent_data = data<uint16_t>(recurrent);
+                hidden = outputs.size(3), rows = models * batch, width = inputs.size(3);
+  at::Tensor operand = at::empty({models, batch, width + hidden}, weight.options());
+  operand.narrow(2, width, hidden).copy_(state);  // the first step's state, rounded to bfloat16
+  at::Tensor gates = at::empty({models, batch, 4 * hidden}, weight.options());
+  const uint16_t* inputs_data = data<uint16_t>(inputs);
+  const int64_t model_stride = inputs.stride(0), step_stride = inputs.stride(1), row_stride = inputs.stride(2);
+  uint16_t* operand_data = data<uint16_t>(operand);
+  const uint16_t* gates_data = data<uint16_t>(gates);
   const float* bias_input_data = bias_input.data_ptr<float>();
   const float* bias_hn_data = bias_hn.data_ptr<float>();
   float* state_data = state.data_ptr<float>();
@@ -249,16 +264,28 @@ void infer_loop(const at::Tensor& projected, const at::Tensor& bias_input, const
   float* total_data = total.numel() > 0 ? total.data_ptr<float>() : nullptr;
   const int64_t* valid_data = valid_steps.data_ptr<int64_t>();
   for (int64_t step = 0; step < steps; ++step) {
-    at::bmm_out(recurrent, step == 0 ? first_input : outputs.select(1, step - 1), weight);
+    at::parallel_for(0, rows, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t row = begin; row < end; ++row) {
+        const int64_t model = row / batch, within = row % batch;
+        uint16_t* to = operand_data + row * (width + hidden);
+        std::memcpy(to, inputs_data + model * model_stride + step * step_stride + within * row_stride,
+                    width * sizeof(uint16_t));
+        if (step > 0) {
+          std::memcpy(to + width, outputs_data + ((model * steps + step - 1) * batch + within) * hidden,
+                      hidden * sizeof(uint16_t));
+        }
+      }
+    });
+    at::bmm_out(gates, operand, weight);
     at::parallel_for(0, rows, 16, [&](int64_t begin, int64_t end) {
       for (int64_t row = begin; row < end; ++row) {
         const int64_t model = row / batch, within = row % batch;
-        const int64_t at_step = (model * steps + step) * batch + within;
         const bool summed = total_data != nullptr && step < valid_data[within];
-        forward_row<false, uint16_t, uint16_t>(
-            hidden, projected_data + at_step * 3 * hidden, recurrent_data + row * 3 * hidden,
-            bias_input_data + model * 3 * hidden, bias_hn_data + model * hidden, state_data + row * hidden,
-            state_data + row * hidden, outputs_data + at_step * hidden, nullptr,
+        const uint16_t* row_gates = gates_data + row * 4 * hidden;
+        forward_row<false, true, uint16_t, uint16_t>(
+            hidden, row_gates, row_gates + 3 * hidden, bias_input_data + model * 3 * hidden,
+            bias_hn_data + model * hidden, state_data + row * hidden, state_data + row * hidden,
+            outputs_data + ((model * steps + step) * batch + within) * hidden, nullptr,
             summed ? total_data + row * hidden : nullptr);
       }
     });
@@ -356,23 +383,26 @@ void forward(const at::Tensor& projected, const at::Tensor& bias_input, const at
   }
 }
 
-void infer(const at::Tensor& projected, const at::Tensor& bias_input, const at::Tensor& weight_hh,
+void infer(const at::Tensor& inputs, const at::Tensor& weight, const at::Tensor& bias_input,
            const at::Tensor& bias_hn, at::Tensor state, at::Tensor outputs, at::Tensor total,
            const at::Tensor& valid_steps) {
   check_float(bias_input, "bias_input");
-  check_float(weight_hh, "weight_hh");
   check_float(bias_hn, "bias_hn");
   check_float(state, "state");
-  TORCH_CHECK(projected.is_contiguous() && projected.scalar_type() == at::kBFloat16 && outputs.is_contiguous() &&
+  TORCH_CHECK(inputs.scalar_type() == at::kBFloat16 && inputs.dim() == 4 && inputs.stride(3) == 1,
+              "inputs must be a bfloat16 (M, T, B, I) tensor, contiguous in its last dimension");
+  TORCH_CHECK(weight.is_contiguous() && weight.scalar_type() == at::kBFloat16 && outputs.is_contiguous() &&
                   outputs.scalar_type() == at::kBFloat16,
-              "projected and outputs must be contiguous bfloat16 tensors");
+              "weight and outputs must be contiguous bfloat16 tensors");
+  TORCH_CHECK(weight.size(1) == inputs.size(3) + outputs.size(3) && weight.size(2) == 4 * outputs.size(3),
+              "weight must be (M, I + H, 4H)");
   TORCH_CHECK(total.numel() == 0 || (total.scalar_type() == at::kFloat && total.is_contiguous() &&
                                      total.sizes() == state.sizes()),
               "total must be empty or a contiguous float32 tensor shaped like the state");
   TORCH_CHECK(valid_steps.scalar_type() == at::kLong && valid_steps.is_contiguous() &&
                   valid_steps.numel() == outputs.size(2),
               "valid_steps must hold one int64 per row of the batch");
-  infer_loop(projected, bias_input, weight_hh, bias_hn, state, outputs, total, valid_steps);
+  infer_loop(inputs, weight, bias_input, bias_hn, state, outputs, total, valid_steps);
 }
 
 at::Tensor backward(const at::Tensor& grad_outputs, const at::Tensor& factors, const at::Tensor& weight_hh,
@@ -401,7 +431,7 @@ TORCH_LIBRARY(simsvm_fused_gru, library) {
       "backward(Tensor grad_outputs, Tensor factors, Tensor weight_hh, Tensor(a!) grad_projected, "
       "Tensor(b!) grad_recurrent_all, Tensor(c!) summed) -> Tensor");
   library.def(
-      "infer(Tensor projected, Tensor bias_input, Tensor weight_hh, Tensor bias_hn, Tensor(a!) state, "
+      "infer(Tensor inputs, Tensor weight, Tensor bias_input, Tensor bias_hn, Tensor(a!) state, "
       "Tensor(b!) outputs, Tensor(c!) total, Tensor valid_steps) -> ()");
   library.impl("forward", c10::DispatchKey::CPU, &forward);
   library.impl("infer", c10::DispatchKey::CPU, &infer);

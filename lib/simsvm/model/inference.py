@@ -5,12 +5,15 @@ Snapshots read every file whole, a few hundred files and a few dozen frames at a
 each row's sum of states over its valid frames.  :func:`read_chunk` is that chunk's work (and,
 with gradients, a training batch's, whole).  Without gradients, where a ``bf16`` run's loops are
 compiled and the batch has at least
-:data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS` rows, a layer keeps one float32 state per
-row and writes each step's state only in bfloat16, model-major, as the next layer's input
-projection and its own next recurrent product read it; the last layer adds its states to the
-sum as it goes, so no layer keeps the float32 states of past steps.  Elsewhere each layer is
-:func:`~simsvm.model.recurrence.stacked_gru` and the sum is taken afterwards: the same products
-(the bfloat16 recurrent one included), the same results up to the order of the float32 sums.
+:data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS` rows, a step of a layer is one bfloat16
+product of ``[input, state]`` by the layer's two weights joined (nothing is projected ahead of
+the loop, so a chunk's products stay in the cache), the layer keeps one float32 state per row and
+writes each step's state only in bfloat16, model-major, as the next layer and its own next step
+read it; the last layer adds its states to the sum as it goes, so no layer keeps the float32
+states of past steps.  Elsewhere each layer is :func:`~simsvm.model.recurrence.stacked_gru` and
+the sum is taken afterwards.  The two round differently where they meet: the joined product
+rounds the sum of a gate's two sides to bfloat16 once, the other each side (features differ by
+about a third of their distance to float32's, and are as far from it).
 """
 
 from __future__ import annotations
@@ -118,31 +121,42 @@ def read_chunk(
 
 def _read_compiled(inputs, layers, states, total, valid_steps, kept) -> None:
     operations = fused_gru_ops()
-    steps, models, batch, width = inputs.shape
-    on = {"dtype": torch.bfloat16, "device": inputs.device}
-    layer_inputs = inputs.transpose(0, 1)  # (M, time, batch, n_inputs)
-    if layer_inputs.dtype != torch.bfloat16 or not layer_inputs.is_contiguous():
-        # one model's bfloat16 chunk is already model-major: no copy
-        layer_inputs = kept.take("inputs", layer_inputs.shape, **on).copy_(layer_inputs)
-    layer_inputs = layer_inputs.view(models, steps * batch, width)
+    steps, models, batch, _ = inputs.shape
+    layer_inputs = inputs.transpose(0, 1)  # (M, time, batch, n_inputs): the op takes any strides
+    if layer_inputs.dtype != torch.bfloat16:
+        layer_inputs = kept.take("inputs", layer_inputs.shape, dtype=torch.bfloat16, device=inputs.device)
+        layer_inputs.copy_(inputs.transpose(0, 1))
     no_total = total.new_empty(0)
     if valid_steps is None:
         valid_steps = torch.full((batch,), steps, dtype=torch.int64)
     for index, (state, layer) in enumerate(zip(states, layers, strict=True)):
         weight_ih, weight_hh, bias_ih, bias_hh = layer
         hidden = weight_hh.shape[1]
-        projected = kept.take(f"projected {index}", (models, steps * batch, 3 * hidden), **on)
-        torch.bmm(layer_inputs, weight_ih.to(torch.bfloat16), out=projected)
-        outputs = kept.take(f"outputs {index}", (models, steps, batch, hidden), **on)
+        outputs = kept.take(
+            f"outputs {index}", (models, steps, batch, hidden), dtype=torch.bfloat16, device=inputs.device
+        )
         last = index == len(layers) - 1
         operations.infer(
-            projected.view(models, steps, batch, 3 * hidden),
+            layer_inputs,
+            _joined_weight(weight_ih, weight_hh),
             _bias_input(bias_ih, bias_hh),
-            weight_hh.contiguous(),
             bias_hh[:, 2 * hidden :].contiguous(),
             state,
             outputs,
             total if last else no_total,
             valid_steps.to(torch.int64).contiguous(),
         )
-        layer_inputs = outputs.view(models, steps * batch, hidden)
+        layer_inputs = outputs
+
+
+def _joined_weight(weight_ih: torch.Tensor, weight_hh: torch.Tensor) -> torch.Tensor:
+    """``(M, n_inputs + hidden, 4 hidden)`` in bfloat16: ``[input, state]`` times it gives the reset
+    and update gates' sums, then the candidate's input side and its recurrent side apart (the
+    reset gate multiplies only the latter)."""
+    models, n_inputs, three_hidden = weight_ih.shape
+    hidden = three_hidden // 3
+    joined = weight_ih.new_zeros(models, n_inputs + hidden, 4 * hidden, dtype=torch.bfloat16)
+    joined[:, :n_inputs, : 3 * hidden] = weight_ih
+    joined[:, n_inputs:, : 2 * hidden] = weight_hh[..., : 2 * hidden]
+    joined[:, n_inputs:, 3 * hidden :] = weight_hh[..., 2 * hidden :]
+    return joined
