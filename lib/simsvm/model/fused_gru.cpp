@@ -16,6 +16,7 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -148,26 +149,35 @@ template <typename vector_t, typename value_t>
 // 1 - 2 / (e^2x + 1): absolute error a few 1e-8, which is what the gates' sums see.
 [[gnu::always_inline]] inline Floats tanh_approx(Floats x) { return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f); }
 
-// `count` units (at most kBlock) of one row of one step: the new state, and the backward's
-// factors, or (total, when not null) the state added to a running sum.  Gate g of unit j lies at
-// [g * H + j] in projected, recurrent and bias_input, factor k at [k * H + j].  `joined`: one
-// product gave both sides of the reset and update gates, so projected holds their sums and
-// recurrent only the candidate's recurrent side, at [j].  next may be previous: the state is read
-// before it is written.
-template <bool training, bool joined, typename in_t, typename rec_t>
-[[gnu::always_inline]] inline void forward_block(int64_t H, int64_t count, const in_t* projected,
-                                                 const rec_t* recurrent, const float* bias_input,
-                                                 const float* bias_hn, const float* previous, float* next,
-                                                 rec_t* next_low, float* factors, float* total) {
+// `count` units (at most kBlock) of one row of one step: the reset and update gates.  Gate g of
+// unit j lies at [g * H + j] in projected, recurrent and bias_input.  `joined`: one product gave
+// both sides of the reset and update gates, so projected holds their sums and recurrent only the
+// candidate's recurrent side, at [j].
+template <bool joined, typename in_t, typename rec_t>
+[[gnu::always_inline]] inline void gates_block(int64_t H, int64_t count, const in_t* projected,
+                                               const rec_t* recurrent, const float* bias_input, Floats& reset,
+                                               Floats& update) {
   const auto in = [count](const auto* values) { return load(values, count); };
-  const auto out = [count](Floats values, auto* to) { store(values, to, count); };
   Floats reset_sum = in(projected) + in(bias_input), update_sum = in(projected + H) + in(bias_input + H);
   if constexpr (!joined) {
     reset_sum += in(recurrent);
     update_sum += in(recurrent + H);
   }
-  const Floats reset = sigmoid(reset_sum);
-  const Floats update = sigmoid(update_sum);
+  reset = sigmoid(reset_sum);
+  update = sigmoid(update_sum);
+}
+
+// The same units' new state, and the backward's factors (factor k at [k * H + j]), or (total,
+// when not null) the state added to a running sum.  next may be previous: the state is read
+// before it is written.
+template <bool training, bool joined, typename in_t, typename rec_t>
+[[gnu::always_inline]] inline void state_block(int64_t H, int64_t count, Floats reset, Floats update,
+                                               const in_t* projected, const rec_t* recurrent,
+                                               const float* bias_input, const float* bias_hn,
+                                               const float* previous, float* next, rec_t* next_low,
+                                               float* factors, float* total) {
+  const auto in = [count](const auto* values) { return load(values, count); };
+  const auto out = [count](Floats values, auto* to) { store(values, to, count); };
   const Floats recurrent_n = in(joined ? recurrent : recurrent + 2 * H) + in(bias_hn);
   const Floats candidate = tanh_approx(in(projected + 2 * H) + in(bias_input + 2 * H) + reset * recurrent_n);
   const Floats previous_state = in(previous);
@@ -185,15 +195,28 @@ template <bool training, bool joined, typename in_t, typename rec_t>
   }
 }
 
-// One row (one model's one sequence) of one step.
+// One row (one model's one sequence) of one step.  A block's arithmetic is one long chain
+// (sigmoid, then tanh, each an exponential and a division), so the row's gates are computed
+// for every block first and its states after: twice as many independent chains for the core
+// to overlap.
+constexpr int64_t kMaxBlocks = 32;  // rows of up to 512 units take the two passes
 template <bool training, bool joined, typename in_t, typename rec_t>
 void forward_row(int64_t hidden, const in_t* projected, const rec_t* recurrent, const float* bias_input,
                  const float* bias_hn, const float* previous, float* next, rec_t* next_low, float* factors,
                  float* total) {
-  for (int64_t j = 0; j < hidden; j += kBlock) {
-    forward_block<training, joined>(hidden, hidden - j, projected + j, recurrent + j, bias_input + j, bias_hn + j,
-                            previous + j, next + j, next_low == nullptr ? nullptr : next_low + j,
-                            training ? factors + j : nullptr, total == nullptr ? nullptr : total + j);
+  Floats reset[kMaxBlocks], update[kMaxBlocks];
+  for (int64_t start = 0; start < hidden; start += kMaxBlocks * kBlock) {
+    const int64_t end = std::min(hidden, start + kMaxBlocks * kBlock);
+    for (int64_t j = start; j < end; j += kBlock) {
+      gates_block<joined>(hidden, hidden - j, projected + j, recurrent + j, bias_input + j,
+                          reset[(j - start) / kBlock], update[(j - start) / kBlock]);
+    }
+    for (int64_t j = start; j < end; j += kBlock) {
+      state_block<training, joined>(hidden, hidden - j, reset[(j - start) / kBlock], update[(j - start) / kBlock],
+                                    projected + j, recurrent + j, bias_input + j, bias_hn + j, previous + j,
+                                    next + j, next_low == nullptr ? nullptr : next_low + j,
+                                    training ? factors + j : nullptr, total == nullptr ? nullptr : total + j);
+    }
   }
 }
 

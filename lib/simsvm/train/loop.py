@@ -50,8 +50,9 @@ __all__ = ["initial_stack", "stack_groups", "train_stack"]
 # for efficient products, small enough to bound memory (M x files x frames x hidden values).
 # On a GPU every step is a few kernel launches whatever its size, so it takes many more files.
 # A CPU's bf16 snapshots multiply the state in bfloat16 too from 256 rows on (inference.py),
-# where AMX gains over float32 only with hundreds of rows; chunks of 25 frames were ~7 % faster
-# than 50 on the project's AMX Xeon (a chunk's projections, 7.7 MB, stay nearer the cache).
+# where AMX gains over float32 only with hundreds of rows.  Chunks of 25 frames were ~7 % faster
+# than 50 while a chunk's inputs were projected ahead (7.7 MB); with one joined product a step
+# (inference.py), 25 to 100 frames take the same time on the project's AMX Xeon.
 _SNAPSHOT_FILES = {"cpu": 128, "cpu, bf16": 512, "other": 1024}
 _SNAPSHOT_CHUNK = {"cpu": 200, "cpu, bf16": 25, "other": 50}
 
