@@ -1,6 +1,8 @@
 """The notebook suite, executed with papermill on tiny generated data through the batch runner."""
 
+import asyncio
 import json
+import signal
 import subprocess
 import sys
 
@@ -12,7 +14,7 @@ import pytest
 import yaml
 
 from helpers import TINY_RUN
-from simsvm.cli.batch import NOTEBOOKS, check_parameters, run_batch
+from simsvm.cli.batch import NOTEBOOKS, _kernel_manager_class, check_parameters, run_batch
 from simsvm.cli.main import main
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
@@ -291,3 +293,27 @@ def test_the_batch_terminal_shows_one_line_per_run_and_no_warnings(synth_root, t
     output = verbose.stdout + verbose.stderr
     assert verbose.returncode == 0 and "tiny-gtzan: complete, skipped" in output
     assert "Executing" in output  # papermill's INFO lines, one per cell
+
+
+def test_batch_kernels_are_shut_down_without_an_interrupt():
+    """jupyter_client sends SIGINT before every shutdown request; a batch's kernel has finished its
+    notebook by then, and on a busy machine a late SIGINT made ipykernel log "KeyboardInterrupt
+    caught in kernel" to the batch's terminal.  The kernel must still stop."""
+    manager = _kernel_manager_class()(kernel_name="python3")
+    sent = []
+    send = manager._async_signal_kernel
+
+    async def record(signum):
+        sent.append(signum)
+        await send(signum)
+
+    manager._async_signal_kernel = record
+
+    async def start_and_stop():
+        await manager.start_kernel()
+        assert await manager.is_alive()
+        await manager.shutdown_kernel()
+        return await manager.is_alive()
+
+    assert asyncio.run(start_and_stop()) is False
+    assert signal.SIGINT not in sent

@@ -80,23 +80,30 @@ def check_parameters(notebook: str | Path, parameters: dict) -> None:
 
 @functools.cache
 def _kernel_manager_class() -> type:
-    """Kernels that talk to the batch over encrypted sockets where pyzmq can (CurveZMQ).
+    """Kernels that talk to the batch over encrypted sockets where pyzmq can (CurveZMQ), and are
+    shut down without an interrupt first.
 
-    Besides not sending results in plain text over local TCP, this spares every kernel start
-    ipykernel's warning about unencrypted transport.
+    Encryption: besides not sending results in plain text over local TCP, this spares every
+    kernel start ipykernel's warning about unencrypted transport.  The interrupt: jupyter_client
+    sends SIGINT before every shutdown request, for a kernel still executing; a notebook's
+    kernel has finished by then, but on a busy machine the signal can land while ipykernel is
+    still leaving its last cell, which then logs "KeyboardInterrupt caught in kernel" to the
+    batch's terminal.  A kernel that does not stop on the request gets SIGTERM, then SIGKILL.
     """
     import zmq
     from jupyter_client.manager import AsyncKernelManager
 
-    if not zmq.has("curve"):
-        return AsyncKernelManager
-
-    class EncryptedKernelManager(AsyncKernelManager):
+    class BatchKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.transport_encryption = "auto"  # when the kernel declares support, as ipykernel does
+            if zmq.has("curve"):
+                self.transport_encryption = "auto"  # when the kernel declares support, as ipykernel does
 
-    return EncryptedKernelManager
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+    return BatchKernelManager
 
 
 def _execute(notebook: Path, output: Path, parameters: dict, cell_timeout_s: int, verbose: bool) -> None:
