@@ -101,7 +101,12 @@ def test_benchmark_runs_small_and_writes_its_figures(tmp_path):
     }
     assert all(0 < share < 1 for share in results["snapshot_share"].values())
     assert set(results["snapshot_s_in_workers"]) == set(precisions)
-    assert all(seconds > 0 for seconds in results["snapshot_s_in_workers"].values())
+    for precision in precisions:  # the processes share is the snapshot measured in the workers
+        in_worker = results["snapshot_s_in_workers"][precision]
+        backend = f"processes (start-up subtracted), {precision}"
+        worker_epoch = results["threads"] * results["backends_s_per_model_epoch"][backend]
+        expected = in_worker / (in_worker + 10 * worker_epoch)
+        assert results["snapshot_share"][f"processes, {precision}"] == pytest.approx(expected)
     assert set(results["reproduction"]) == set(precisions)
     assert set(results["process_startup_s"]) == {"first run", "later runs"}
     # 2 folds x (baseline, RBF, cosine, polynomial networks), each evaluated at epochs 0 and 1

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from simsvm.exceptions import ParameterError
+from simsvm.model.inference import KeptMemory
 
 __all__ = ["Network", "NetworkStack"]
 
@@ -109,7 +110,7 @@ class NetworkStack(nn.Module):
         models: Sequence[int] | None = None,
         chunk: int | None = None,
         precision: str = "fp32",
-        kept: object = None,
+        kept: KeptMemory | None = None,
     ) -> torch.Tensor:
         """As :meth:`StackedNetworks.features <simsvm.model.stacked.StackedNetworks.features>`.
 
