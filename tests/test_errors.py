@@ -237,6 +237,24 @@ def test_a_writer_that_fails_half_way_keeps_the_earlier_file_and_leaves_no_tempo
     assert [p.name for p in tmp_path.iterdir()] == ["metadata.json"]
 
 
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_written_files_take_the_users_umask(umask, mode, tmp_path):
+    # mkstemp made every result and cache file 0600 whatever the umask: unreadable to colleagues
+    import os
+
+    from simsvm._io import write_text_atomic
+
+    previous = os.umask(umask)
+    try:
+        written = write_text_atomic(tmp_path / "results.csv", "a table\n")
+        rewritten = write_text_atomic(written, "another table\n")
+    finally:
+        os.umask(previous)
+    assert written.stat().st_mode & 0o777 == mode
+    assert rewritten.stat().st_mode & 0o777 == mode
+    assert [p.name for p in tmp_path.iterdir()] == ["results.csv"]
+
+
 def test_a_changed_annotation_is_refused_naming_the_track(synth_root, tmp_path, capsys):
     copy = shutil.copytree(synth_root / "lastfm", tmp_path / "copy" / "lastfm")
     values = {**_base(synth_root, tmp_path), "dataset": "lastfm", "data_dir": str(copy)}

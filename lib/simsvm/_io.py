@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp = _create_temporary(path)
     except OSError as error:
         raise StorageError(f"cannot write {path}: {error.strerror or error}") from error
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, path)
@@ -41,6 +39,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
         if tmp.exists():
             tmp.unlink()
     return path
+
+
+def _create_temporary(path: Path) -> Path:
+    """An empty, new file beside ``path`` with the permissions the user's umask gives new files.
+
+    ``tempfile.mkstemp`` would create it with mode 0600 whatever the umask, and the rename keeps
+    that mode: results and caches unreadable to colleagues and to cluster workers under another
+    account.  ``os.open`` with mode 0666 lets the umask decide, as for any file the user creates.
+    """
+    for _ in range(100):
+        candidate = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
