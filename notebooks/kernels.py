@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -24,7 +24,7 @@
 # %% tags=["parameters"]
 from typing import Optional
 
-run_dir: str = "results/demo/demo-gtzan"
+run_dir: str = "results/demo/demo-gtzan"  # a run folder, relative to the project folder
 job: Optional[str] = None  # default: the first stored network, e.g. fold00-rbf
 epoch: Optional[int] = None  # default: the last evaluated epoch
 loss_kernel: str = "rbf"
@@ -40,8 +40,10 @@ interactive: bool = False
 import matplotlib.pyplot as plt
 from IPython.display import display
 
+from simsvm.paths import resolve_path
 from simsvm.report.widgets import explore_kernels, kernel_view, stored_jobs
 
+run_dir = resolve_path(run_dir)  # relative to the project folder, wherever the kernel started
 jobs = stored_jobs(run_dir)
 print("stored networks:", ", ".join(jobs))
 view = kernel_view(

@@ -72,10 +72,47 @@ def batch(synth_root, tmp_path_factory):
     return root, files, broken, report
 
 
-def test_experiment_notebook_declares_every_config_key():
+def test_experiment_notebook_declares_every_config_key_and_no_default_of_its_own():
     declared = papermill.inspect_notebook(str(NOTEBOOKS / "experiment.ipynb"))
-    assert list(declared) == ExperimentConfig.keys()
+    assert list(declared) == ["parameter_file", *ExperimentConfig.keys()]
     assert declared["workers"]["inferred_type_name"] == "Optional[int]"
+    # the defaults live in the configuration only: every key is "not given" in the notebook
+    assert {
+        key: item["default"] for key, item in declared.items() if key != "parameter_file"
+    } == dict.fromkeys(ExperimentConfig.keys(), "...")
+
+
+def test_the_experiment_notebook_started_in_its_folder_finds_the_project(synth_root, tmp_path):
+    # JupyterLab starts a kernel in notebooks/; the default parameter file and the data and results
+    # folders it names are the project's, not that folder's.
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "data").mkdir()
+    (project / "data" / "synth").symlink_to(synth_root)
+    (project / "parameters").mkdir()
+    default = papermill.inspect_notebook(str(NOTEBOOKS / "experiment.ipynb"))["parameter_file"]["default"]
+    (project / yaml.safe_load(default)).write_text(
+        yaml.safe_dump(
+            {
+                "name": "from-lab",
+                "dataset": "gtzan",
+                "data_dir": "data/synth/gtzan",
+                **TINY_RUN,
+                "approaches": ["NN", "Stats"],
+                "cache_dir": None,
+            }
+        )
+    )
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "experiment.ipynb"),
+        str(project / "notebooks" / "out.ipynb"),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(project / "notebooks"),
+    )
+    table = pd.read_csv(project / "results" / "from-lab" / "results.csv")
+    assert set(table.approach) == {"NN", "Stats"}
+    assert not (project / "notebooks" / "results").exists()
 
 
 def test_undeclared_parameter_is_named():
@@ -317,3 +354,27 @@ def test_batch_kernels_are_shut_down_without_an_interrupt():
 
     assert asyncio.run(start_and_stop()) is False
     assert signal.SIGINT not in sent
+
+
+def test_a_folder_without_stored_features_is_named(tmp_path):
+    # stored_jobs used to return [] and the kernels notebook failed later with an IndexError
+    from simsvm.exceptions import ResultsError
+
+    with pytest.raises(ResultsError, match=f"no run folder at {tmp_path / 'absent'}"):
+        stored_jobs(tmp_path / "absent")
+    with pytest.raises(ResultsError, match=f"no stored features in {tmp_path}"):
+        stored_jobs(tmp_path)
+
+
+def test_relative_notebook_paths_are_the_project_folders(tmp_path, monkeypatch):
+    from simsvm.paths import project_root, resolve_path
+
+    (tmp_path / "parameters").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.delenv("SIMSVM_PROJECT", raising=False)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    assert project_root() == tmp_path.resolve()
+    assert resolve_path("results/demo") == tmp_path.resolve() / "results" / "demo"
+    assert resolve_path(tmp_path / "x") == tmp_path / "x"
+    monkeypatch.setenv("SIMSVM_PROJECT", str(tmp_path / "elsewhere"))
+    assert resolve_path("results") == (tmp_path / "elsewhere").resolve() / "results"

@@ -27,6 +27,7 @@ from simsvm._io import write_json_atomic, write_text_atomic
 from simsvm.cli.terminal import BatchTerminal, run_headline
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig, load_config
+from simsvm.experiment.notebook import PATH_KEYS
 from simsvm.experiment.results import RESULTS_FILE
 from simsvm.names import DEFAULT_CELL_TIMEOUT_S
 
@@ -130,7 +131,11 @@ def _run_one(
     verbose: bool,
     terminal: BatchTerminal,
 ) -> tuple[str, str, Path | None]:
-    values = {**config.to_dict(), "results_dir": str(batch_dir)}
+    # Every key given, paths absolute: the notebook reads nothing else, wherever its kernel starts.
+    values = {**config.to_dict(), "results_dir": str(batch_dir.resolve()), "parameter_file": None}
+    values.update(
+        {key: str(Path(values[key]).resolve()) for key in PATH_KEYS if values[key] is not None}
+    )
     terminal.started(config.name, batch_dir / config.name)
     try:
         _execute(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simsvm.exceptions import ParameterError
+from simsvm.exceptions import ParameterError, ResultsError
 from simsvm.experiment.results import load_features
 from simsvm.experiment.scoring import score_svm
 from simsvm.model.kernels import gram_matrix, make_kernel
@@ -37,8 +37,18 @@ class KernelView:
 
 
 def stored_jobs(run_dir: str | Path) -> list[str]:
-    """Jobs of a run that kept their features, e.g. ``['fold00-baseline', 'fold00-rbf', ...]``."""
-    return sorted(p.stem for p in (Path(run_dir) / "features").glob("*.npz"))
+    """Jobs of a run that kept their features, e.g. ``['fold00-baseline', 'fold00-rbf', ...]``.
+
+    Raises
+    ------
+    ResultsError
+        When ``run_dir`` holds no stored features (not a run folder, or ``save_features: false``).
+    """
+    jobs = sorted(p.stem for p in (Path(run_dir) / "features").glob("*.npz"))
+    if not jobs:
+        what = "no stored features in" if Path(run_dir).is_dir() else "no run folder at"
+        raise ResultsError(f"{what} {run_dir} (run an experiment with save_features: true first)")
+    return jobs
 
 
 def _targets(annotations: np.ndarray, task: str) -> np.ndarray:
