@@ -7,10 +7,12 @@ run there with "Run All Cells"; the checks read what the browser shows.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import papermill
 import pytest
+import yaml
 
 from helpers import TINY_RUN
 from simsvm.cli.batch import NOTEBOOKS
@@ -176,4 +178,49 @@ def test_the_summary_and_experiment_notebooks_render_without_errors(
         assert outputs.locator("img").count() >= 1, notebook  # the curves (and the confusion matrix)
         assert outputs.locator("table").count() >= tables, notebook  # the score tables
         assert _errors(page) == [], notebook
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def demo_project(synth_root, lab_root) -> Path:
+    """The lab's folder as a project after a (tiny) ``make demo``: ``parameters/``, ``data/synth``,
+    ``results/demo/demo-gtzan`` and the suite's notebooks, unmodified, in ``notebooks/``."""
+    (lab_root / "notebooks").mkdir(exist_ok=True)
+    for notebook in ("experiment.ipynb", "summary.ipynb", "kernels.ipynb"):
+        shutil.copy(NOTEBOOKS / notebook, lab_root / "notebooks" / notebook)
+    (lab_root / "data").mkdir(exist_ok=True)
+    if not (lab_root / "data" / "synth").exists():
+        (lab_root / "data" / "synth").symlink_to(synth_root)
+    (lab_root / "parameters").mkdir(exist_ok=True)
+    # the file the experiment notebook runs by default, at a size a test affords
+    tiny_demo = {"name": "demo-gtzan", "dataset": "gtzan", "data_dir": "data/synth/gtzan", **TINY_RUN}
+    (lab_root / "parameters" / "demo-gtzan.yaml").write_text(yaml.safe_dump(tiny_demo))
+    run_experiment(
+        ExperimentConfig.from_dict(
+            {
+                **tiny_demo,
+                "data_dir": str(synth_root / "gtzan"),
+                "results_dir": str(lab_root / "results" / "demo"),
+                "cache_dir": str(lab_root.parent / "cache"),
+                "approaches": ["NN", "FL", "RBF-SL", "Stats"],
+            }
+        )
+    )
+    return lab_root
+
+
+@pytest.mark.parametrize("notebook", ["kernels.ipynb", "summary.ipynb", "experiment.ipynb"])
+def test_each_notebook_runs_all_with_its_defaults_from_the_notebooks_folder(
+    browser, lab, demo_project, notebook
+):
+    # As a user does after make demo and make lab: the notebook as shipped, its kernel started in
+    # notebooks/, Run All, no parameter changed.
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    _run_all(page, lab, f"notebooks/{notebook}")
+    outputs = page.locator(".jp-OutputArea-output")
+    assert _errors(page) == [], notebook
+    assert outputs.locator("img").count() >= 1, notebook
+    assert not (demo_project / "notebooks" / "results").exists()
+    if notebook == "experiment.ipynb":
+        assert (demo_project / "results" / "demo-gtzan" / "results.csv").is_file()
     page.close()
