@@ -95,3 +95,24 @@ def test_an_unknown_backend_is_refused_by_the_config_and_the_factory():
         ExperimentConfig(name="x", dataset="gtzan", data_dir=".", backend="threads")
     with pytest.raises(ParameterError, match="unknown backend 'threads'"):
         make_backend("threads")
+
+
+def test_the_parameter_reference_lists_every_field_in_order_with_a_meaning():
+    import dataclasses
+
+    from simsvm.experiment.config import EXECUTION_KEYS
+    from simsvm.experiment.reference import parameter_reference
+
+    docs = parameter_reference()
+    assert [d.key for d in docs] == [f.name for f in dataclasses.fields(ExperimentConfig)]
+    assert all(d.meaning.strip() and "``" not in d.meaning and "`" not in d.meaning for d in docs)
+    by_key = {d.key: d for d in docs}
+    assert [d.key for d in docs if d.required] == ["name", "dataset", "data_dir"]
+    assert by_key["name"].default is None and by_key["folds"].default == 10
+    assert by_key["approaches"].default == ExperimentConfig.from_dict(BASE).approaches
+    assert by_key["workers"].type == "int or null" and by_key["hidden_sizes"].type == "list of int"
+    assert (
+        by_key["batch_size"].allowed.startswith(">= 2") and "cross_entropy" in by_key["baseline_loss"].allowed
+    )
+    assert {d.key for d in docs if not d.scientific} == set(EXECUTION_KEYS)
+    assert by_key["eps"].default_text() == "1e-06" and by_key["cache_dir"].default_text() == ".cache/frames"

@@ -1,8 +1,8 @@
-"""The ``simsvm`` command.
+"""The ``simsvm`` command: run experiments, look at their results, generate data.
 
-simsvm run parameters/demo-gtzan.yaml [--set epochs=20 --set folds=3]
-simsvm batch parameters/demo-*.yaml --name demo [--jobs 2]
-simsvm data synth --out data/synth [--clips-per-class 30 --duration 8 --seed 0]
+The parser is built here; each subcommand imports what it needs when it runs, so that
+``simsvm --help``, ``simsvm list`` and the inspection commands start without PyTorch or
+scikit-learn.  The help texts are plain text: they are read in a terminal.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import yaml
 
+from simsvm._version import __version__
 from simsvm.exceptions import ParameterError, SimsvmError
 from simsvm.experiment.config import yaml_problem
 from simsvm.names import DEFAULT_CELL_TIMEOUT_S
@@ -43,9 +44,15 @@ def _parse_overrides(pairs: Sequence[str]) -> dict:
 
 def _run(args: argparse.Namespace) -> int:
     from simsvm.experiment.config import load_config
-    from simsvm.experiment.run import run_experiment
 
     config = load_config(args.parameters, _parse_overrides(args.set))
+    if args.dry_run:
+        from simsvm.cli.plan import describe_plan
+
+        print(describe_plan(config))
+        return 0
+    from simsvm.experiment.run import run_experiment
+
     table = run_experiment(config, parameters_file=str(args.parameters))
     final = table[
         (table.epoch == table.epoch.max())
@@ -95,14 +102,116 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list(args: argparse.Namespace) -> int:
+    from simsvm.cli.listing import LIST_SECTIONS, listing
+
+    unknown = [s for s in args.sections if s not in LIST_SECTIONS]
+    if unknown:
+        raise ParameterError(f"list: unknown section(s) {unknown}; choose from {', '.join(LIST_SECTIONS)}")
+    print(listing(tuple(args.sections) or LIST_SECTIONS))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from simsvm.cli.runs import show_run
+
+    print(show_run(args.run, every_key=args.all))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from simsvm.cli.runs import compare_runs
+
+    print(compare_runs(args.runs, fmt=args.format, epoch=args.epoch))
+    return 0
+
+
+def _command(commands, name: str, help: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand whose help ends with its examples, laid out as written."""
+    return commands.add_parser(
+        name,
+        help=help,
+        description=help[0].upper() + help[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+_MAIN_EPILOG = """\
+examples:
+  simsvm data synth --out data/synth            generate small datasets to try things on
+  simsvm run parameters/demo-gtzan.yaml --dry-run
+  simsvm run parameters/demo-gtzan.yaml --set epochs=20
+  simsvm show results/demo-gtzan
+  simsvm compare results/demo-gtzan results/demo-ballroom
+  simsvm list keys                              every parameter, its default and meaning
+
+'simsvm COMMAND --help' describes each command.
+exit status: 0 done, 1 a run failed, 2 bad input (a parameter, a data file, a results folder)."""
+
+_RUN_EPILOG = """\
+examples:
+  simsvm run parameters/demo-gtzan.yaml
+  simsvm run parameters/demo-gtzan.yaml --set epochs=20 --set folds=3
+  simsvm run parameters/demo-gtzan.yaml --set "approaches=[NN, RBF-SL]" --dry-run
+
+Results go to <results_dir>/<name>/.  A run that stopped resumes where it left off when the
+same command is given again: finished networks are read back, not trained again.
+'simsvm list keys' lists every parameter."""
+
+_BATCH_EPILOG = """\
+examples:
+  simsvm batch parameters/demo-*.yaml --name demo
+  simsvm batch parameters/gtzan.yaml parameters/ballroom.yaml --name paper --jobs 2
+
+Each run's notebook goes to <results-dir>/<name>/; the summary notebook then writes figures
+and tables to --figures-dir."""
+
+_LIST_EPILOG = """\
+examples:
+  simsvm list             everything
+  simsvm list keys        the parameter keys only
+  simsvm list datasets approaches"""
+
+_SHOW_EPILOG = """\
+examples:
+  simsvm show results/demo-gtzan
+  simsvm show results/demo/demo-gtzan --all
+
+RUN is a run folder: results/<name>, or results/<batch>/<name> for a run of a batch."""
+
+_COMPARE_EPILOG = """\
+examples:
+  simsvm compare results/demo-gtzan results/demo/demo-gtzan
+  simsvm compare results/demo/* --format markdown
+  simsvm compare results/demo/* --format csv --epoch 100 > scores.csv
+
+Each cell is the mean and standard deviation over the run's folds (or splits) of its task's
+score: accuracy for classification, the mean over targets of Pearson's R for regression."""
+
+_SYNTH_EPILOG = """\
+examples:
+  simsvm data synth --out data/synth
+  simsvm data synth --out data/synth --datasets gtzan ballroom --clips-per-class 10
+
+A folder already holding the same generation is left as it is."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     from simsvm.data.datasets.synthetic import GENERATORS
 
-    parser = argparse.ArgumentParser(prog="simsvm", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="simsvm",
+        description="Similarity-based summarisation of music files for support vector machines:\n"
+        "run the paper's experiments and look at their results.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"simsvm {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run one experiment from a YAML parameter file")
-    run.add_argument("parameters", help="YAML parameter file (see README for its keys)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = _command(commands, "run", "run one experiment from a YAML parameter file", _RUN_EPILOG)
+    run.add_argument("parameters", help="YAML parameter file")
     run.add_argument(
         "--set",
         action="append",
@@ -110,16 +219,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override one parameter (repeatable); VALUE is read as YAML",
     )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the networks, model-epochs and a rough time, and write nothing",
+    )
     run.set_defaults(handler=_run)
-    batch = commands.add_parser(
-        "batch", help="run notebooks/experiment.ipynb per parameter file with papermill, then the summary"
+    batch = _command(
+        commands,
+        "batch",
+        "run the experiment notebook once per parameter file with papermill, then the summary",
+        _BATCH_EPILOG,
     )
     batch.add_argument("parameters", nargs="+", help="YAML parameter files")
     batch.add_argument("--name", default="batch", help="batch folder: <results-dir>/<name>/")
     batch.add_argument("--jobs", type=int, default=1, help="experiments run side by side")
     batch.add_argument("--results-dir", default="results")
     batch.add_argument("--figures-dir", default="figures", help="where the summary writes figures and tables")
-    batch.add_argument("--no-summary", action="store_true", help="skip summary.ipynb")
+    batch.add_argument("--no-summary", action="store_true", help="skip the summary notebook")
     batch.add_argument(
         "--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, help="seconds one notebook cell may run"
     )
@@ -145,13 +262,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one parameter in every file (repeatable)",
     )
     batch.set_defaults(handler=_batch)
-    data = commands.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
-    synth = data.add_parser("synth", help="write generated datasets in the real layouts")
+    from simsvm.cli.listing import LIST_SECTIONS
+
+    listed = _command(
+        commands, "list", "list the datasets, approaches, kernels and parameter keys", _LIST_EPILOG
+    )
+    listed.add_argument(
+        "sections",
+        nargs="*",
+        metavar="SECTION",
+        help=f"any of {', '.join(LIST_SECTIONS)} (default: all)",
+    )
+    listed.set_defaults(handler=_list)
+    show = _command(
+        commands, "show", "describe a run folder: parameters, data, progress and scores", _SHOW_EPILOG
+    )
+    show.add_argument("run", help="run folder")
+    show.add_argument("--all", action="store_true", help="also list the parameters left at their defaults")
+    show.set_defaults(handler=_show)
+    compare = _command(
+        commands, "compare", "compare runs' scores: one row per approach, one column per run", _COMPARE_EPILOG
+    )
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run folders")
+    compare.add_argument("--format", choices=["text", "csv", "markdown"], default="text")
+    compare.add_argument(
+        "--epoch", type=int, help="the evaluated epoch to compare at (default: each run's last)"
+    )
+    compare.set_defaults(handler=_compare)
+    data = _command(commands, "data", "generate datasets", _SYNTH_EPILOG)
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    synth = _command(data_commands, "synth", "write generated datasets in the real layouts", _SYNTH_EPILOG)
     synth.add_argument("--out", required=True, help="folder; each dataset goes to <out>/<key>/")
-    synth.add_argument("--datasets", nargs="+", default=list(GENERATORS), help="default: all five")
-    synth.add_argument("--clips-per-class", type=int, default=30, help="the one size knob (see README)")
-    synth.add_argument("--duration", type=float, default=8.0, help="seconds per clip")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument(
+        "--datasets",
+        nargs="+",
+        default=list(GENERATORS),
+        choices=list(GENERATORS),
+        metavar="KEY",
+        help=f"which to write (default: all {len(GENERATORS)}: {', '.join(GENERATORS)})",
+    )
+    synth.add_argument(
+        "--clips-per-class",
+        type=int,
+        default=30,
+        help="the one size knob: clips per class; for emotify tracks per genre; for "
+        "mediaeval2013 and table a quarter of the songs (default: 30)",
+    )
+    synth.add_argument("--duration", type=float, default=8.0, help="seconds per clip (default: 8)")
+    synth.add_argument("--seed", type=int, default=0, help="the same seed writes the same files (default: 0)")
     synth.set_defaults(handler=_synth)
     return parser
 

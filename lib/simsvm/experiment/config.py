@@ -22,7 +22,7 @@ import yaml
 
 from simsvm.data.datasets import REGISTRY, dataset_options, dataset_task
 from simsvm.exceptions import ParameterError
-from simsvm.experiment.scoring import SvmGrid
+from simsvm.experiment.svm_grid import SvmGrid
 from simsvm.names import (
     APPROACHES,
     BACKENDS,
@@ -35,7 +35,7 @@ from simsvm.names import (
     TARGET_SCALES,
 )
 
-__all__ = ["EXECUTION_KEYS", "ExperimentConfig", "load_config", "yaml_problem"]
+__all__ = ["EXECUTION_KEYS", "ExperimentConfig", "allowed_values", "load_config", "yaml_problem"]
 
 # Keys that say where the data and results lie and how a run is computed, not what its numbers
 # are; a resumed run may change them.  Where the data lies is not science: a run is identified by
@@ -98,60 +98,176 @@ class ExperimentConfig:
     Paths are taken relative to the working directory.  Defaults are the paper's settings.
     """
 
+    # Each key's meaning is its field's metadata["help"]: the one place it is written, read by
+    # parameter_reference() for `simsvm list` and the documentation.
+
     # what to run
-    name: str
-    dataset: str
-    data_dir: str
-    dataset_options: dict[str, Any] = field(default_factory=dict)
-    protocol: str = "cv"
-    approaches: list[str] = field(default_factory=lambda: list(APPROACHES))
-    folds: int = 10
-    splits: int = 100
-    test_share: float = 0.1
-    train_splits: list[str] = field(default_factory=lambda: ["train"])
-    test_split: str = "test"
-    seed: int = 0
+    name: str = field(metadata={"help": "run name; results go to <results_dir>/<name>/"})
+    dataset: str = field(
+        metadata={"help": "the dataset's loader: a published dataset, or your own data as folders or table"}
+    )
+    data_dir: str = field(metadata={"help": "folder holding the dataset in its distributed layout"})
+    dataset_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={"help": "the loader's options, e.g. {merge_rumba: true}; an unknown option is an error"},
+    )
+    protocol: str = field(
+        default="cv",
+        metadata={
+            "help": "cv: k-fold cross-validation (stratified for classes); split: the dataset's fixed "
+            "split; random_splits: repeated random train/test splits (the significance protocol)"
+        },
+    )
+    approaches: list[str] = field(
+        default_factory=lambda: list(APPROACHES),
+        metadata={
+            "help": "the approaches to evaluate: NN, FL, RBF-SL, Cos-SL, Poly-SL, and Stats, "
+            "the baseline without training"
+        },
+    )
+    folds: int = field(
+        default=10,
+        metadata={"help": "number of CV folds (under protocol split, fold in the results is the split's 0)"},
+    )
+    splits: int = field(default=100, metadata={"help": "with protocol random_splits: how many splits"})
+    test_share: float = field(
+        default=0.1, metadata={"help": "with protocol random_splits: the test part of each split"}
+    )
+    train_splits: list[str] = field(
+        default_factory=lambda: ["train"],
+        metadata={"help": "with protocol split: the dataset's named splits to train on"},
+    )
+    test_split: str = field(
+        default="test", metadata={"help": "with protocol split: the dataset's named split to test on"}
+    )
+    seed: int = field(default=0, metadata={"help": "seeds the folds and, through them, every network"})
     # frames (DESIGN.md section 1)
-    sample_rate: int = 22050
-    n_fft: int = 1103
-    hop_length: int = 551
-    n_mels: int = 40
-    normalisation: str = "dataset"
-    skip_unreadable: bool = True
+    sample_rate: int = field(default=22050, metadata={"help": "frame extraction: sample rate (Hz)"})
+    n_fft: int = field(default=1103, metadata={"help": "frame extraction: FFT window (samples)"})
+    hop_length: int = field(default=551, metadata={"help": "frame extraction: hop between frames (samples)"})
+    n_mels: int = field(default=40, metadata={"help": "frame extraction: mel bins"})
+    normalisation: str = field(
+        default="dataset",
+        metadata={
+            "help": "z-score statistics over the whole dataset (dataset, the paper's) "
+            "or over each fold's training files (train_only)"
+        },
+    )
+    skip_unreadable: bool = field(
+        default=True,
+        metadata={"help": "skip and report audio files that cannot be decoded, instead of stopping"},
+    )
     # network and training
-    hidden_sizes: list[int] = field(default_factory=lambda: [100, 50])
-    epochs: int = 400
-    eval_every: int = 10
-    excerpt_length: int = 100
-    batch_size: int = 100
-    learning_rate: float = 1.0
-    rho: float = 0.95
-    eps: float = 1e-6
-    baseline_loss: str = "sse"
-    similarity_norm: str = "squared"
-    target_scale: str = "raw"
-    # the GRU's matrix products: 'fp32', or 'bf16' (bfloat16 on a CPU with AMX/AVX512-BF16, TF32 on CUDA)
-    matmul_precision: str = "fp32"
+    hidden_sizes: list[int] = field(
+        default_factory=lambda: [100, 50],
+        metadata={"help": "GRU units per layer; the last is the feature size"},
+    )
+    epochs: int = field(default=400, metadata={"help": "training epochs per network"})
+    eval_every: int = field(
+        default=10,
+        metadata={
+            "help": "epochs between evaluation snapshots (epoch 0 and the last epoch are always evaluated)"
+        },
+    )
+    excerpt_length: int = field(
+        default=100,
+        metadata={"help": "frames per training excerpt (one random excerpt per file and epoch)"},
+    )
+    batch_size: int = field(
+        default=100,
+        metadata={"help": "excerpts per update; the similarity loss compares all pairs in a batch"},
+    )
+    learning_rate: float = field(default=1.0, metadata={"help": "Adadelta's learning rate"})
+    rho: float = field(default=0.95, metadata={"help": "Adadelta's decay of its running averages"})
+    eps: float = field(default=1e-6, metadata={"help": "Adadelta's epsilon"})
+    baseline_loss: str = field(
+        default="sse",
+        metadata={
+            "help": "the NN/FL network's loss: sum of squared errors (sse, the paper's) "
+            "or cross_entropy (classification)"
+        },
+    )
+    similarity_norm: str = field(
+        default="squared",
+        metadata={
+            "help": "the similarity loss as the square of the Frobenius norm of K(F,F) - K(A,A) "
+            "(squared), or as eq. 7's plain norm (frobenius)"
+        },
+    )
+    target_scale: str = field(
+        default="raw",
+        metadata={
+            "help": "regression annotations in the similarity loss as distributed (raw), or mapped to "
+            "[0, 1] by their scale's bounds (unit; for table by each training part's minimum and maximum)"
+        },
+    )
+    matmul_precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "the GRU's matrix products in float32 (fp32), or bf16: bfloat16 on a CPU with "
+            "AMX-BF16 or AVX512-BF16, TF32 on a GPU, float32 (with a warning) elsewhere; "
+            "it changes the numbers slightly and trains faster"
+        },
+    )
     # similarity kernels (loss side)
-    rbf_gamma: float = 0.5
-    poly_degree: int = 2
-    poly_offset: float = 0.0
+    rbf_gamma: float = field(default=0.5, metadata={"help": "the similarity loss's RBF kernel width gamma"})
+    poly_degree: int = field(default=2, metadata={"help": "the similarity loss's polynomial kernel degree"})
+    poly_offset: float = field(
+        default=0.0, metadata={"help": "the similarity loss's polynomial kernel offset"}
+    )
     # SVM / SVR
-    svm_kernel: str = "rbf"
-    svm_c: float = 1.0
-    svm_gamma: float = 0.5
-    # {C: [...], gamma: [...], folds: 3}: choose C and gamma by inner CV on each training part
-    svm_tuning: Optional[dict[str, Any]] = None  # noqa: UP045
+    svm_kernel: str = field(default="rbf", metadata={"help": "the SVM / SVR's kernel"})
+    svm_c: float = field(default=1.0, metadata={"help": "the SVM / SVR's soft-margin penalty C"})
+    svm_gamma: float = field(
+        default=0.5,
+        metadata={"help": "the SVM / SVR's RBF width gamma (Stats' RBF takes 1 over its number of features)"},
+    )
+    svm_tuning: Optional[dict[str, Any]] = field(  # noqa: UP045
+        default=None,
+        metadata={
+            "help": "e.g. {C: [0.1, 1, 10], gamma: [0.005, 0.05, 0.5], folds: 3}: choose C (and the "
+            "RBF's gamma) per fold, approach and epoch by an inner cross-validation on the training "
+            "part only (null: svm_c and svm_gamma)"
+        },
+    )
     # execution
-    backend: str = "processes"
-    workers: Optional[int] = None  # noqa: UP045 - papermill and get_type_hints read Optional
-    threads_per_worker: int = 1
-    stack_size: Optional[int] = None  # noqa: UP045
-    scheduler: Optional[str] = None  # noqa: UP045 - dask scheduler address, backend 'dask'
-    results_dir: str = "results"
-    save_features: bool = True
-    cache_dir: Optional[str] = ".cache/frames"  # noqa: UP045
-    progress: bool = True
+    backend: str = field(
+        default="processes",
+        metadata={
+            "help": "how the networks of a run are computed: processes (worker processes), serial, "
+            "cuda, reference or dask (a cluster)"
+        },
+    )
+    workers: Optional[int] = field(  # noqa: UP045 - papermill and get_type_hints read Optional
+        default=None,
+        metadata={
+            "help": "worker processes (null: one per core); for cuda, the CPU processes that "
+            "evaluate snapshots (null: cores - 1)"
+        },
+    )
+    threads_per_worker: int = field(default=1, metadata={"help": "threads of each worker process"})
+    stack_size: Optional[int] = field(  # noqa: UP045
+        default=None,
+        metadata={"help": "networks computed together in one job (null: 1 on a CPU, all on CUDA)"},
+    )
+    scheduler: Optional[str] = field(  # noqa: UP045
+        default=None,
+        metadata={
+            "help": "dask scheduler address for backend dask, e.g. tcp://host:8786 "
+            "(null: start a local cluster of workers processes)"
+        },
+    )
+    results_dir: str = field(default="results", metadata={"help": "where run folders go"})
+    save_features: bool = field(
+        default=True,
+        metadata={
+            "help": "keep each network's learned features at every evaluated epoch (for the kernel notebook)"
+        },
+    )
+    cache_dir: Optional[str] = field(  # noqa: UP045
+        default=".cache/frames", metadata={"help": "frame cache (null: keep frames in memory only)"}
+    )
+    progress: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -262,6 +378,19 @@ def yaml_problem(error: yaml.YAMLError) -> str:
     problem = getattr(error, "problem", None) or type(error).__name__
     mark = getattr(error, "problem_mark", None)
     return f"{problem}, line {mark.line + 1} column {mark.column + 1}" if mark is not None else problem
+
+
+def allowed_values(key: str) -> str:
+    """What key ``key`` may take, in words: its range, its choices, or ``''`` where its type says all."""
+    if key in _RANGES:
+        return _RANGES[key][1]
+    if key in _CHOICES:
+        return ", ".join(_CHOICES[key])
+    if key == "dataset":
+        return ", ".join(REGISTRY)
+    if key == "approaches":
+        return "any of " + ", ".join(APPROACHES)
+    return ""
 
 
 @typing.no_type_check

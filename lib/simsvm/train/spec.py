@@ -16,6 +16,7 @@ from simsvm.exceptions import ParameterError
 from simsvm.model.kernels import Kernel
 from simsvm.model.losses import baseline_loss, similarity_loss
 from simsvm.names import MATMUL_PRECISIONS, OBJECTIVES
+from simsvm.train.schedule import evaluated_epochs
 
 __all__ = [
     "Snapshot",
@@ -121,11 +122,6 @@ class Snapshot:
     train_loss: float
     features: np.ndarray
     outputs: np.ndarray | None = None
-
-
-def evaluated_epochs(epochs: int, eval_every: int) -> tuple[int, ...]:
-    """The epochs a network is evaluated at: 0 (untrained), every ``eval_every``, and the last."""
-    return tuple(sorted({0, *range(eval_every, epochs + 1, eval_every), epochs}))
 
 
 def unit_scaled(values, bounds: tuple[tuple[float, float], ...]):

@@ -18,6 +18,7 @@ from ._base import Dataset
 __all__ = [
     "REGISTRY",
     "Dataset",
+    "dataset_labels",
     "dataset_options",
     "dataset_task",
     "load_dataset",
@@ -67,6 +68,12 @@ def dataset_task(key: str, options: dict) -> str:
     """``'classification'`` or ``'regression'``: what dataset ``key`` with ``options`` asks of a model."""
     module = REGISTRY[key]
     return module.task(options) if hasattr(module, "task") else module.TASK
+
+
+def dataset_labels(key: str) -> tuple[str, ...]:
+    """The classes or regression targets dataset ``key`` declares; ``()`` where its data decides them."""
+    module = REGISTRY[key]
+    return tuple(getattr(module, "TARGETS", None) or getattr(module, "CLASSES", ()))
 
 
 def ordered_targets(key: str, targets) -> list[str]:

@@ -22,7 +22,7 @@ from simsvm.exceptions import DataError
 
 from ._base import Dataset
 
-__all__ = ["DANCES", "REPLICAS", "TASK", "load"]
+__all__ = ["CLASSES", "DANCES", "REPLICAS", "TASK", "load"]
 
 TASK = "classification"
 DANCES = (
@@ -37,6 +37,7 @@ DANCES = (
     "VienneseWaltz",
     "Waltz",
 )
+CLASSES = DANCES  # merge_rumba joins the three Rumba classes into one
 # Known replicated recordings, (kept, dropped) by file stem.  Extend with `extra_replicas`.
 REPLICAS: tuple[tuple[str, str], ...] = (("Albums-Latin_Jam-06", "Albums-Latin_Jam-15"),)
 _LIST_FILE = "allBallroomFiles"

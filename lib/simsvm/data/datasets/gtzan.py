@@ -24,12 +24,13 @@ from simsvm.exceptions import DataError
 
 from ._base import Dataset
 
-__all__ = ["AUDIO_EXTENSIONS", "FILTERED_SPLITS", "FOLDERS", "GENRES", "TASK", "load"]
+__all__ = ["AUDIO_EXTENSIONS", "CLASSES", "FILTERED_SPLITS", "FOLDERS", "GENRES", "TASK", "load"]
 
 TASK = "classification"
 FOLDERS = ("blues", "classical", "country", "disco", "hiphop", "jazz", "metal", "pop", "reggae", "rock")
 # Display names; the folder 'hiphop' is the class hip-hop.
 GENRES = tuple("hip-hop" if folder == "hiphop" else folder for folder in FOLDERS)
+CLASSES = GENRES
 AUDIO_EXTENSIONS = (".au", ".wav")
 _CONTAINERS = ("genres", "genres_original", "Data/genres_original")
 FILTERED_SPLITS = {"train": "train_filtered.txt", "valid": "valid_filtered.txt", "test": "test_filtered.txt"}

@@ -21,10 +21,11 @@ from simsvm.exceptions import DataError
 
 from ._base import Dataset, unlisted_audio
 
-__all__ = ["AUDIO_EXTENSIONS", "MOODS", "TASK", "load"]
+__all__ = ["AUDIO_EXTENSIONS", "CLASSES", "MOODS", "TASK", "load"]
 
 TASK = "classification"
 MOODS = ("happy", "sad", "angry", "relaxed")
+CLASSES = MOODS  # the declared classes (a labels file may add others)
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".au", ".flac", ".ogg")
 _LABEL_FILES = ("labels.csv", "labels.tsv")
 
