@@ -55,7 +55,7 @@ test: install
 	$(BIN)/python -m pytest
 
 # The notebooks in JupyterLab in headless Chromium; screenshots of the kernel widget go to
-# build/screenshots/ (figures/kernel-widget.png is copied from there).
+# build/screenshots/ (docs/images/kernel-widget.png is copied from there).
 test-browser: install-browser
 	$(BIN)/python -m pytest tests/browser
 
@@ -63,7 +63,7 @@ test-browser: install-browser
 # run (after make demo).
 widget-screenshot: install-browser
 	SIMSVM_WIDGET_RUN=results/demo/demo-gtzan $(BIN)/python -m pytest tests/browser -k kernel_widget
-	cp build/screenshots/kernel-widget.png figures/kernel-widget.png
+	cp build/screenshots/kernel-widget.png docs/images/kernel-widget.png
 
 # The documentation site, into build/site/, every warning an error; the parameter page is
 # written from the configuration (python -m simsvm.cli.docs) and the tests check it is current.
@@ -74,7 +74,7 @@ $(VENV)/.installed-docs: $(VENV)/.installed
 install-docs: $(VENV)/.installed-docs
 
 docs: install-docs
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 # ruff, and the import contracts of pyproject.toml: no stage imports a stage above it, no cycles.
 lint: install
