@@ -66,7 +66,6 @@ def batch(synth_root, tmp_path_factory):
         [*files, broken],
         batch="tiny",
         results_dir=root / "results",
-        figures_dir=root / "figures",
         cell_timeout_s=600,
     )
     return root, files, broken, report
@@ -178,13 +177,15 @@ def test_a_failing_summary_is_reported_and_the_runs_are_kept(tmp_path, capsys):
 @pytest.mark.slow
 def test_summary_writes_figures_and_the_emotify_table(batch):
     root, _, _, report = batch
-    figures = root / "figures"
+    # the batch's own figures folder, not the repository's figures/
+    figures = root / "results" / "tiny" / "figures"
+    assert not (root / "figures").exists()
     for run in ("tiny-gtzan", "tiny-emotify"):
         image = matplotlib.image.imread(figures / f"curves-{run}.png")
         assert image.shape[0] > 200 and image.shape[1] > 300
         assert (figures / f"curves-{run}.svg").read_text().lstrip().startswith("<?xml")
         assert (figures / f"scores-{run}.csv").is_file()
-    table = pd.read_csv(figures / "emotify-table.csv", index_col=0)
+    table = pd.read_csv(figures / "emotify-table-tiny.csv", index_col=0)
     assert len(table) == 9
     assert [c for c in table.columns if not c.endswith(("paper", "diff")) and c != "best"] == [
         "NN",
@@ -195,18 +196,26 @@ def test_summary_writes_figures_and_the_emotify_table(batch):
         "Stats*",
     ]
     assert "Stats* paper" not in table.columns  # the paper has no Stats
+    assert not [c for c in table.columns if c.endswith("diff")]  # generated data: nothing to compare
     confusion = matplotlib.image.imread(figures / "confusion-tiny-gtzan.png")
     assert confusion.shape[0] > 200 and not (figures / "confusion-tiny-emotify.png").exists()
     scores = pd.read_csv(figures / "scores-tiny-gtzan.csv")
-    stats_gamma = scores[scores.metric == "SVM gamma"]["Stats mean"].item()
-    assert stats_gamma == pytest.approx(1 / 160, abs=1e-3)  # rounded to 3 places
-    emotify_scores = pd.read_csv(figures / "scores-tiny-emotify.csv")
-    assert list(dict.fromkeys(emotify_scores.metric)) == ["pearson_r", "r2", "SVM C", "SVM gamma"]
-    assert "| emotion (epoch 2) |" in (figures / "emotify-table.md").read_text()
-    assert report.summary.is_file()
-    significance = pd.read_csv(figures / "significance.csv")
+    assert list(scores.metric) == ["accuracy"]  # fixed C and gamma: a caption, not rows
+    assert "| emotion (epoch 2) |" in (figures / "emotify-table-tiny.md").read_text()
+    significance = pd.read_csv(figures / "significance-tiny.csv")
     assert list(significance.comparison) == ["RBF-SL vs NN", "RBF-SL vs FL"]
     assert set(significance.run) == {"tiny-splits"} and "paper" in significance.columns
+    assert (figures / "significance-tiny-figure.png").is_file()
+    overview = pd.read_csv(figures / "overview-tiny.csv", index_col=0)
+    assert list(overview.columns) == [
+        f"{run} {stat}" for run in ("tiny-emotify", "tiny-gtzan", "tiny-splits") for stat in ("mean", "std")
+    ]
+    # the report page: the overview table with its bold winners, figures embedded, no code
+    assert report.summary == root / "results" / "tiny" / "report.html"
+    page = report.summary.read_text()
+    assert "Overview across runs" in page and 'class="dataframe simsvm-overview"' in page
+    assert page.count("<b>") >= 3 and "data:image/png;base64" in page
+    assert "generated GTZAN layout" in page and "build_report" not in page
 
 
 @pytest.mark.slow

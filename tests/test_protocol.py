@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -276,6 +277,32 @@ def test_tuned_svms_record_their_choices(synth_root, tmp_path):
     assert set(per_target.approach) == {"FL", "Stats"}
     # a tuned run is another run: the grid is part of the science
     assert config.parameters_hash() != config.replace(svm_tuning=None).parameters_hash()
+
+
+def test_a_tuned_svm_stuck_on_its_grids_edge_is_said_in_the_log(synth_root, tmp_path, caplog):
+    # a grid of two values: every choice is an edge, and the log names the edge most fits chose
+    grid = {"C": [0.5, 2.0], "gamma": [0.1, 1.0], "folds": 2}
+    with caplog.at_level(logging.WARNING, logger="simsvm"):
+        table = run_experiment(
+            _config(synth_root, tmp_path, dataset="mediaeval2013", approaches=["Stats"], svm_tuning=grid)
+        )
+    logged = [r.getMessage() for r in caplog.records if "svm_tuning chose" in r.getMessage()]
+    fits = table[
+        (table.metric == "pearson_r") & (table.target != "mean") & (table.epoch == table.epoch.max())
+    ]
+    for parameter, column, (low, high) in (("C", "svm_c", (0.5, 2.0)), ("gamma", "svm_gamma", (0.1, 1.0))):
+        at_low, at_high = int((fits[column] == low).sum()), int((fits[column] == high).sum())
+        if at_low == at_high:
+            continue  # no majority: nothing to say
+        value, edge, count = (low, "smallest", at_low) if at_low > at_high else (high, "largest", at_high)
+        expected = f"{parameter} = {value:g}, the {edge} value of its grid"
+        assert any(expected in m and f"Stats in {count} of {len(fits)}" in m for m in logged), logged
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="simsvm"):
+        run_experiment(
+            _config(synth_root, tmp_path, dataset="mediaeval2013", name="untuned", approaches=["Stats"])
+        )
+    assert not [r for r in caplog.records if "svm_tuning" in r.getMessage()]
 
 
 def test_too_few_files_per_class_for_the_inner_folds_fails_before_training(synth_root, tmp_path):

@@ -8,6 +8,8 @@ Layout of a batch ``results/<batch>/``::
     <name>/progress.json how far a running run has got (what the batch's progress lines show)
     batch.json           each run's parameter file and parameters hash
     summary.ipynb        the executed summary notebook
+    report.html          the same, as a page to read: each run, the overview, the significance tests
+    figures/             the report's figures (PNG, SVG) and tables (CSV, Markdown)
 
 A run whose ``<name>/results.csv`` exists is complete and skipped, so a batch started again
 resumes; an unfinished run resumes inside its own folder (finished networks are kept).
@@ -23,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simsvm._io import write_json_atomic, write_text_atomic
+from simsvm._io import atomic_write, write_json_atomic, write_text_atomic
 from simsvm.cli.terminal import BatchTerminal, run_headline
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig, load_config
@@ -31,7 +33,10 @@ from simsvm.experiment.notebook import PATH_KEYS
 from simsvm.experiment.results import RESULTS_FILE
 from simsvm.names import DEFAULT_CELL_TIMEOUT_S
 
-__all__ = ["NOTEBOOKS", "BatchReport", "check_parameters", "run_batch"]
+__all__ = ["NOTEBOOKS", "REPORT_FILE", "BatchReport", "check_parameters", "make_report", "run_batch"]
+
+# The report of a batch, beside its runs.
+REPORT_FILE = "report.html"
 
 
 def _notebook_folder() -> Path:
@@ -133,9 +138,7 @@ def _run_one(
 ) -> tuple[str, str, Path | None]:
     # Every key given, paths absolute: the notebook reads nothing else, wherever its kernel starts.
     values = {**config.to_dict(), "results_dir": str(batch_dir.resolve()), "parameter_file": None}
-    values.update(
-        {key: str(Path(values[key]).resolve()) for key in PATH_KEYS if values[key] is not None}
-    )
+    values.update({key: str(Path(values[key]).resolve()) for key in PATH_KEYS if values[key] is not None})
     terminal.started(config.name, batch_dir / config.name)
     try:
         _execute(
@@ -167,7 +170,7 @@ def run_batch(
     results_dir: str | Path = "results",
     jobs: int = 1,
     summary: bool = True,
-    figures_dir: str | Path = "figures",
+    figures_dir: str | Path | None = None,
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
     overrides: dict | None = None,
     scheduler: str | None = None,
@@ -179,7 +182,8 @@ def run_batch(
 
     Every parameter file is checked before anything runs: its keys against the configuration and
     against the notebook's declared parameters.  A failed run leaves its partial notebook and an
-    error file and does not stop the others.
+    error file and does not stop the others.  The summary is :func:`make_report`: its figures go
+    to ``figures_dir`` (default ``<results_dir>/<batch>/figures``).
 
     ``scheduler`` sends every run's training jobs to that dask cluster; ``workers`` starts a
     local dask cluster of that many processes for the whole batch (or, without dask installed,
@@ -226,7 +230,7 @@ def _run_batch(
     results_dir: str | Path,
     jobs: int,
     summary: bool,
-    figures_dir: str | Path,
+    figures_dir: str | Path | None,
     cell_timeout_s: int,
     overrides: dict,
     verbose: bool,
@@ -277,16 +281,58 @@ def _run_batch(
     finally:
         terminal.close()
     if summary:
-        output = batch_dir / "summary.ipynb"
         try:
-            _execute(
-                NOTEBOOKS / "summary.ipynb",
-                output,
-                {"results_dir": str(batch_dir), "figures_dir": str(figures_dir)},
-                cell_timeout_s,
-                verbose=verbose,
+            report.summary = make_report(
+                batch_dir, figures_dir=figures_dir, cell_timeout_s=cell_timeout_s, verbose=verbose
             )
-            report.summary = output
         except Exception as error:  # papermill's execution error or a kernel that died
+            output = batch_dir / "summary.ipynb"
             report.failed["summary"] = _record_failure(batch_dir / "summary.error.txt", output, error)
     return report
+
+
+def make_report(
+    batch_dir: str | Path,
+    *,
+    figures_dir: str | Path | None = None,
+    cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
+    verbose: bool = False,
+) -> Path:
+    """Execute the summary notebook on a batch folder and write its report as one HTML page.
+
+    The executed notebook goes to ``<batch_dir>/summary.ipynb``; the page, its code hidden and its
+    figures embedded, to ``<batch_dir>/report.html`` (written atomically, so a reader never finds
+    half a page); figures and tables to ``figures_dir`` (default ``<batch_dir>/figures``).
+
+    Returns
+    -------
+    Path
+        The report page.
+
+    Raises
+    ------
+    Exception
+        papermill's error when a cell fails (e.g. no finished run in ``batch_dir``).
+    """
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    batch_dir = Path(batch_dir).resolve()
+    figures = Path(figures_dir).resolve() if figures_dir is not None else batch_dir / "figures"
+    output = batch_dir / "summary.ipynb"
+    _execute(
+        NOTEBOOKS / "summary.ipynb",
+        output,
+        {"results_dir": str(batch_dir), "figures_dir": str(figures)},
+        cell_timeout_s,
+        verbose=verbose,
+    )
+    # A reader wants the report, not the code that drew it nor the notebook's own notes on its
+    # parameters: code, prompts and Markdown cells are left out, what the cells display stays.
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True, exclude_markdown=True
+    )
+    body, _ = exporter.from_notebook_node(nbformat.read(output, as_version=4))
+    page = batch_dir / REPORT_FILE
+    atomic_write(page, lambda tmp: tmp.write_text(body, encoding="utf-8"))
+    return page

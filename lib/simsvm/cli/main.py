@@ -12,6 +12,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
@@ -85,6 +86,18 @@ def _batch(args: argparse.Namespace) -> int:
     )
     print(report.describe())
     return 1 if report.failed else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from simsvm.cli.batch import make_report
+    from simsvm.exceptions import ResultsError
+
+    batch_dir = Path(args.batch)
+    if not batch_dir.is_dir() or not any(batch_dir.glob("*/results.csv")):
+        raise ResultsError(f"{batch_dir}: not a batch folder with finished runs (no <run>/results.csv)")
+    logging.getLogger("papermill").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    print(make_report(batch_dir, figures_dir=args.figures_dir, verbose=args.verbose))
+    return 0
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -164,8 +177,17 @@ examples:
   simsvm batch parameters/demo-*.yaml --name demo
   simsvm batch parameters/gtzan.yaml parameters/ballroom.yaml --name paper --jobs 2
 
-Each run's notebook goes to <results-dir>/<name>/; the summary notebook then writes figures
-and tables to --figures-dir."""
+Each run goes to <results-dir>/<name>/<run>/ beside its executed notebook; the report of all
+runs to <results-dir>/<name>/report.html, its figures and tables to <results-dir>/<name>/figures/.
+A batch started again skips its finished runs."""
+
+_REPORT_EPILOG = """\
+examples:
+  simsvm report results/demo
+  simsvm report results/paper --figures-dir paper-figures
+
+Makes the report of a batch folder again from its runs' results (nothing is trained):
+<batch>/report.html, and its figures and tables in <batch>/figures/."""
 
 _LIST_EPILOG = """\
 examples:
@@ -235,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--name", default="batch", help="batch folder: <results-dir>/<name>/")
     batch.add_argument("--jobs", type=int, default=1, help="experiments run side by side")
     batch.add_argument("--results-dir", default="results")
-    batch.add_argument("--figures-dir", default="figures", help="where the summary writes figures and tables")
+    batch.add_argument(
+        "--figures-dir",
+        help="where the report's figures and tables go (default: <results-dir>/<name>/figures)",
+    )
     batch.add_argument("--no-summary", action="store_true", help="skip the summary notebook")
     batch.add_argument(
         "--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT_S, help="seconds one notebook cell may run"
@@ -262,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one parameter in every file (repeatable)",
     )
     batch.set_defaults(handler=_batch)
+    report = _command(commands, "report", "make the report of a batch folder again", _REPORT_EPILOG)
+    report.add_argument("batch", help="batch folder, <results-dir>/<name>")
+    report.add_argument("--figures-dir", help="where figures and tables go (default: <batch>/figures)")
+    report.add_argument("--verbose", action="store_true", help="also stream the notebook's log and output")
+    report.set_defaults(handler=_report)
     from simsvm.cli.listing import LIST_SECTIONS
 
     listed = _command(

@@ -92,10 +92,14 @@ def show_run(run_dir: str | Path, *, every_key: bool = False) -> str:
 
 
 def compare_runs(run_dirs: list[str | Path], *, fmt: str = "text", epoch: int | None = None) -> str:
-    """The runs' summary scores side by side: one row per approach, one column per run."""
+    """The runs' summary scores side by side: one row per approach, one column per run.
+
+    A folder of runs (a batch, ``results/<batch>``) stands for its finished runs, in name order.
+    """
     if fmt not in COMPARE_FORMATS:
         raise ValueError(f"fmt: {fmt!r} is not one of {COMPARE_FORMATS}")
-    names = _column_names([Path(r) for r in run_dirs])
+    run_dirs = [run for path in run_dirs for run in _runs_of(Path(path))]
+    names = _column_names(run_dirs)
     runs = {name: run_scores(path, epoch) for name, path in zip(names, run_dirs, strict=True)}
     present = {a for scores in runs.values() for a in scores.table.index}
     approaches = [a for a in APPROACHES if a in present] + sorted(present - set(APPROACHES))
@@ -113,6 +117,15 @@ def compare_runs(run_dirs: list[str | Path], *, fmt: str = "text", epoch: int | 
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
     return _aligned([header, *rows])
+
+
+def _runs_of(path: Path) -> list[Path]:
+    """``path`` itself when it is a run folder; a batch folder's finished runs when it is one."""
+    if path.is_dir() and not (path / "parameters.yaml").is_file():
+        finished = sorted(p for p in path.iterdir() if (p / RESULTS_FILE).is_file())
+        if finished:
+            return finished
+    return [path]
 
 
 def _checked_run_dir(run_dir: str | Path) -> Path:

@@ -25,6 +25,7 @@ from simsvm.data.datasets import Dataset, load_dataset
 from simsvm.data.frames import FrameParameters, Normaliser, frame_statistics, load_frames
 from simsvm.exceptions import DataError
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.grid_edges import describe_grid_edges, grid_edges
 from simsvm.experiment.progress import RunProgress
 from simsvm.experiment.protocol import Evaluation, StatisticsJob, plan_jobs, plan_statistics_jobs
 from simsvm.experiment.results import (
@@ -349,4 +350,7 @@ def run_experiment(
     progress.close()
     session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=round(time.time() - started, 1))
     write_json_atomic(metadata_path, metadata)
+    # A tuned SVM that keeps choosing the grid's edge wants a wider grid: said here and in the report.
+    for line in describe_grid_edges(grid_edges(table, config.svm_tuning)):
+        log.warning("%s: %s", config.name, line)
     return table

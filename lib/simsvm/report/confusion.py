@@ -12,6 +12,7 @@ import pandas as pd
 
 from simsvm.exceptions import ResultsError
 from simsvm.names import APPROACHES
+from simsvm.report.style import unit_phrase
 
 __all__ = ["best_approach", "confusion_matrix", "plot_confusion"]
 
@@ -54,11 +55,27 @@ def best_approach(table: pd.DataFrame, *, exclude: tuple[str, ...] = ("NN",)) ->
     return max(ordered, key=lambda approach: means[approach])
 
 
-def plot_confusion(predictions: pd.DataFrame, table: pd.DataFrame, *, run: str | None = None):
+def _panel_label(approach: str, table: pd.DataFrame) -> str:
+    """What a panel shows: NN, or the best SVM-based approach, and whether that beats NN."""
+    if approach == "NN":
+        return "NN"
+    rows = table[(table.metric == "accuracy") & (table.approach.isin(["NN", approach]))]
+    means = rows[rows.epoch == rows.epoch.max()].groupby("approach").value.mean()
+    if "NN" not in means.index:
+        return f"{approach} (best approach)"
+    relation = "above" if means[approach] > means["NN"] else "not above"
+    return f"{approach} (best SVM approach, {relation} NN)"
+
+
+def plot_confusion(
+    predictions: pd.DataFrame, table: pd.DataFrame, *, run: str | None = None, title: str | None = None
+):
     """NN's confusion matrix beside that of the best other approach, summed over folds.
 
     Cells are coloured by the share of the actual class (each row sums to 1) and labelled with
-    counts, so classes of different sizes compare.
+    counts, so classes of different sizes compare.  Over random splits a file can be tested in
+    several splits and is then counted once per split.  ``title`` names the data (default:
+    ``run``).
     """
     import matplotlib.pyplot as plt
 
@@ -84,12 +101,10 @@ def plot_confusion(predictions: pd.DataFrame, table: pd.DataFrame, *, run: str |
         axis.set_xlabel("predicted class")
         axis.set_ylabel("actual class")
         accuracy = np.trace(counts.to_numpy()) / counts.to_numpy().sum()
-        label = approach if approach == "NN" else f"{approach} (best beside NN)"
-        axis.set_title(f"{label}: accuracy {accuracy:.3f}", fontsize="medium")
-    folds = predictions.fold.nunique()
-    prefix = f"{run}: " if run else ""
-    figure.suptitle(
-        f"{prefix}test files of {folds} fold(s) at epoch {epoch}, counts; colour: share of the row"
-    )
+        axis.set_title(f"{_panel_label(approach, table)}: accuracy {accuracy:.3f}", fontsize="medium")
+    protocol = "/".join(sorted(set(table.protocol))) if "protocol" in table else "cv"
+    partitions = unit_phrase(protocol, predictions.fold.nunique())
+    prefix = f"{title or run}: " if title or run else ""
+    figure.suptitle(f"{prefix}test files of {partitions} at epoch {epoch}, counts; colour: share of the row")
     figure.tight_layout()
     return figure

@@ -1,7 +1,9 @@
-"""What the paper reports, for the tables that put our numbers beside it.
+"""What the paper reports, for the tables and figures that put our numbers beside it.
 
 Jakubik & Kwaśnicka (Complexity, 2018): Table 2 (Emotify, Pearson's R per emotion at the end of
-training) and the conclusions of the significance tests of section 3.3.
+training) and the conclusions of the significance tests of section 3.3.  The paper gives the
+other datasets' results as figures only (Figures 1-6), without numbers, so Emotify is the one
+dataset whose curves get the paper's values as reference marks.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from simsvm.data.datasets import emotify
 __all__ = [
     "PAPER_APPROACHES",
     "PAPER_EMOTIFY",
+    "PAPER_EMOTIFY_MEAN",
+    "PAPER_EPOCHS",
+    "PAPER_FIGURES",
     "PAPER_SIGNIFICANCE",
     "PAPER_SIGNIFICANCE_DATASETS",
     "paper_significance",
@@ -37,6 +42,22 @@ PAPER_EMOTIFY = pd.DataFrame(
     index=list(emotify.EMOTIONS),
     columns=list(PAPER_APPROACHES),
 )
+
+# Table 2's mean over the nine emotions per approach: the paper's counterpart of our Emotify
+# curve (mean R over the emotions), whose own values Figure 1 shows without numbers.
+PAPER_EMOTIFY_MEAN = PAPER_EMOTIFY.mean().round(3)
+
+# Section 3.3: "improvements after 400 epochs of training"; the figures' curves end there too.
+PAPER_EPOCHS = 400
+
+# Where the paper shows each dataset's curves (numbers are given for Emotify only, in Table 2).
+PAPER_FIGURES = {
+    "emotify": "Figure 1 and Table 2",
+    "mediaeval2013": "Figures 2-3",
+    "gtzan": "Figure 4",
+    "ballroom": "Figure 5",
+    "lastfm": "Figure 6",
+}
 
 # Paper section 3.3: what Welch's test at epoch 400 over 100 random 9:1 splits confirmed.
 PAPER_SIGNIFICANCE = {

@@ -24,9 +24,11 @@ from simsvm.exceptions import ParameterError
 from . import ballroom, emotify, gtzan, lastfm
 from ._render import MOOD_PROTOTYPES, Attributes, prototype, render_set, valence_arousal
 
-__all__ = ["GENERATORS", "generate"]
+__all__ = ["GENERATORS", "STAMP", "generate", "generation_stamp"]
 
-_STAMP = ".synthetic.json"
+# Written in every dataset folder the generator fills (a hidden file, which no loader indexes):
+# it tells a rerun what is already there, and a report that the data are generated.
+STAMP = ".synthetic.json"
 
 
 # Genre prototypes: (tempo BPM, metre, brightness, register, P(major), loudness, noisiness).
@@ -301,6 +303,28 @@ GENERATORS: dict[str, Callable[..., None]] = {
 }
 
 
+def generation_stamp(data_dir: str | Path) -> dict | None:
+    """The generator's settings if ``data_dir`` (or a folder up to two above it) is generated data.
+
+    Returns
+    -------
+    dict or None
+        The stamp's settings (``dataset``, ``clips_per_class``, ``duration``, ``seed``, ...), or
+        None for a folder the generator did not write.  A stamp that cannot be read still marks
+        the folder as generated (an empty dict).
+    """
+    folder = Path(data_dir)
+    for candidate in (folder, *list(folder.parents)[:2]):
+        stamp = candidate / STAMP
+        if stamp.is_file():
+            try:
+                settings = json.loads(stamp.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                return {}
+            return settings if isinstance(settings, dict) else {}
+    return None
+
+
 def _clear_earlier_generation(folder: Path) -> None:
     """Remove an earlier generation (other settings) so none of its files outlive it.
 
@@ -309,7 +333,7 @@ def _clear_earlier_generation(folder: Path) -> None:
     """
     if not folder.exists():
         return
-    if not (folder / _STAMP).exists():
+    if not (folder / STAMP).exists():
         if any(folder.iterdir()):
             raise ParameterError(
                 f"{folder} exists and was not written by the generator; choose another --out folder"
@@ -367,7 +391,7 @@ def generate(
             "seed": seed,
             "version": 3,
         }
-        stamp = folder / _STAMP
+        stamp = folder / STAMP
         if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
             _clear_earlier_generation(folder)
             # Marked unfinished first, so that an interrupted generation is recognised as ours.
