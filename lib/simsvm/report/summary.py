@@ -9,6 +9,9 @@ carry the batch (``overview-<batch>.md``, ``significance-<batch>.csv``) or the r
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +93,18 @@ class Report:
             elif block.kind == "html":
                 display(HTML(block.content))
             else:
-                display(block.content)
+                display(HTML(_figure_html(block.content)))
+
+
+def _figure_html(figure) -> str:
+    """The figure as an image with its title as alternative text, for screen readers and for the
+    HTML export (an image output carries none, and nbconvert warns of each)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    suptitle = figure._suptitle.get_text() if figure._suptitle is not None else ""
+    title = suptitle or next((axis.get_title() for axis in figure.axes if axis.get_title()), "a figure")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">'
 
 
 def _table_html(table: pd.DataFrame, caption: str | None = None) -> str:

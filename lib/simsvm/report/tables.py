@@ -8,6 +8,7 @@ Each table comes as numbers (what the CSV files hold) and as text for reading, w
 from __future__ import annotations
 
 import html
+import math
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,15 @@ def _number(value: float) -> str:
 def _cell(mean: float, std: float) -> str:
     if not np.isfinite(mean):
         return ""
-    return _number(mean) if not np.isfinite(std) else f"{_number(mean)} ± {_number(std)}"
+    if not np.isfinite(std):
+        return _number(mean)
+    # the spread in the mean's own precision: 0.456 ± 0.006, not 0.456 ± 0.00585
+    spread = (
+        f"{std:.3f}"
+        if not 0 < abs(mean) < 0.01
+        else f"{std:.{max(3, 2 - math.floor(math.log10(abs(mean))))}f}"
+    )
+    return f"{_number(mean)} ± {spread}"
 
 
 def emotify_note(generated: bool | None, epoch: int) -> str | None:
