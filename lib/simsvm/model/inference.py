@@ -32,7 +32,7 @@ from simsvm.model.recurrence import (
     stacked_gru,
 )
 
-__all__ = ["KeptMemory", "read_chunk"]
+__all__ = ["KeptMemory", "read_chunk", "read_in_blocks", "sum_over_steps"]
 
 Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -115,8 +115,76 @@ def read_chunk(
         state.copy_(outputs[-1])
     if valid_steps is not None:
         valid = torch.arange(steps, device=inputs.device)[:, None] < valid_steps[None, :]
-        outputs = outputs * valid[:, None, :, None].to(outputs.dtype)
-    total += outputs.sum(dim=0)
+        outputs = outputs * valid[:, None, :, None].to(outputs.dtype)  # exact: times 1 or 0
+    if _needs_gradients([outputs]):
+        total += outputs.sum(dim=0)  # a training batch: its loss mixes its rows anyway
+    else:
+        total += sum_over_steps(outputs)  # the same order for every row
+
+
+def sum_over_steps(values: torch.Tensor) -> torch.Tensor:
+    """``values`` ``(time, *shape)`` summed over time in one fixed order for every element: ``(*shape)``.
+
+    ``values.sum(dim=0)`` is not: PyTorch's reduction groups the elements of its vectorised
+    body otherwise than those of its scalar tail, so a row's features depended on its row by a
+    few 1e-8 (the ``M x batch x hidden`` sums lie in one flat run; of 8 files x 50 features,
+    the last 16 of the last file fell in the tail), and an SVM told identical files apart by
+    them.  Here every element takes the same tree of element-wise additions (each
+    correctly rounded, in vectorised and scalar code alike): a pairwise sum, the step ``i``
+    and ``i + half`` added, then halves of what is left, over the time padded with zeros to a
+    power of two.  Zeros add exactly, so the result does not depend on how far the padding
+    goes either (a chunk cut short by the batch's longest file), and a pairwise sum is as
+    accurate as ``sum``'s (error ``log2(time)`` roundings, not ``time``).
+    """
+    steps = values.shape[0]
+    if steps == 0:
+        return values.new_zeros(values.shape[1:])
+    while steps > 1:
+        half = 1 << ((steps - 1).bit_length() - 1)  # steps padded to the power of two 2 * half
+        head = values[:half].clone()
+        head[: steps - half] += values[half:steps]  # the rest adds padding: zeros, exactly
+        values, steps = head, half
+    return values[0]
+
+
+def read_in_blocks(
+    features_of, frames: torch.Tensor, lengths: torch.Tensor | None, rows: int
+) -> torch.Tensor:
+    """``features_of`` on blocks of exactly ``rows`` rows of a batch, zero rows added to the last.
+
+    A product's kernel, and so the last bits of a row's result, can depend on how many rows it
+    multiplies (MKL's sgemm takes a one-row product as a matrix-vector product), and the
+    compiled ``bf16`` path needs :data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS`: a batch
+    computed in blocks of one size gives a row the same arithmetic whatever shares its batch.
+
+    Parameters
+    ----------
+    features_of : callable
+        ``features_of(frames, lengths)`` on a block: ``(M, rows, hidden)``.
+    frames : torch.Tensor, shape (time, M, batch, n_inputs) or (time, batch, n_inputs)
+    lengths : torch.Tensor of int, shape (batch,), optional
+        Valid frames per row; an added row is zeros read whole.
+    rows : int
+
+    Returns
+    -------
+    torch.Tensor, shape (M, batch, hidden)
+    """
+    steps, batch = frames.shape[0], frames.shape[-2]
+    features = []
+    for begin in range(0, batch, rows):
+        block = frames.narrow(-2, begin, min(rows, batch - begin))
+        block_lengths = None if lengths is None else lengths[begin : begin + rows]
+        if block.shape[-2] < rows:
+            padded = block.new_zeros(*block.shape[:-2], rows, block.shape[-1])
+            padded.narrow(-2, 0, block.shape[-2]).copy_(block)
+            block = padded
+            if block_lengths is not None:
+                block_lengths = torch.cat(
+                    (block_lengths, block_lengths.new_full((rows - len(block_lengths),), steps))
+                )
+        features.append(features_of(block, block_lengths))
+    return torch.cat(features, dim=1)[:, :batch]
 
 
 def _read_compiled(inputs, layers, states, total, valid_steps, kept) -> None:

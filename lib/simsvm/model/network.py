@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import KeptMemory
+from simsvm.model.inference import KeptMemory, read_in_blocks, sum_over_steps
 
 __all__ = ["Network", "NetworkStack"]
 
@@ -60,15 +60,27 @@ class Network(nn.Module):
         Returns
         -------
         torch.Tensor, shape (batch, hidden_sizes[-1])
+
+        Without gradients the sum over time takes one fixed order for every row
+        (:func:`~simsvm.model.inference.sum_over_steps`), so that a row's features do not
+        depend on its place in the batch; with gradients it is ``sum``, as training always had.
         """
         outputs = frames
         for layer in self.layers:
             outputs, _ = layer(outputs)
+        training = torch.is_grad_enabled() and outputs.requires_grad
         if lengths is None:
-            return outputs.mean(dim=1)
+            if training:
+                return outputs.mean(dim=1)
+            return sum_over_steps(outputs.transpose(0, 1)) / outputs.shape[1]
         steps = torch.arange(outputs.shape[1], device=outputs.device)
         mask = (steps[None, :] < lengths[:, None]).to(outputs.dtype)
-        return (outputs * mask[:, :, None]).sum(dim=1) / lengths[:, None].to(outputs.dtype)
+        masked = outputs * mask[:, :, None]
+        if training:
+            total = masked.sum(dim=1)
+        else:
+            total = sum_over_steps(masked.transpose(0, 1))
+        return total / lengths[:, None].to(outputs.dtype)
 
     def predict(self, features: torch.Tensor) -> torch.Tensor:
         """The baseline's dense output layer applied to features (logits or regression values)."""
@@ -111,16 +123,26 @@ class NetworkStack(nn.Module):
         chunk: int | None = None,
         precision: str = "fp32",
         kept: KeptMemory | None = None,
+        rows: int | None = None,
     ) -> torch.Tensor:
         """As :meth:`StackedNetworks.features <simsvm.model.stacked.StackedNetworks.features>`.
 
         ``frames`` are time-major, ``(time, M, batch, n_inputs)`` or ``(time, batch, n_inputs)``;
         ``chunk`` and ``kept`` are accepted for the common interface and ignored (``nn.GRU`` reads
         the whole sequence into memory of its own); ``precision`` must be ``'fp32'``: this is the
-        float32 reference.  Returns ``(len(models), batch, hidden_sizes[-1])``.
+        float32 reference; ``rows``: blocks of exactly that many rows, as there (``nn.GRU``'s
+        products then have one shape whatever the batch).  Returns
+        ``(len(models), batch, hidden_sizes[-1])``.
         """
         if precision != "fp32":
             raise ParameterError(f"the nn.GRU reference computes in float32 only, not {precision!r}")
+        if rows is not None and frames.shape[-2] != rows:
+            return read_in_blocks(
+                lambda block, block_lengths: self.features(block, block_lengths, models=models, rows=rows),
+                frames,
+                lengths,
+                rows,
+            )
         models = range(self.n_models) if models is None else models
         features = []
         for position, model in enumerate(models):

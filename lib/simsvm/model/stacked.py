@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import KeptMemory, read_chunk
+from simsvm.model.inference import KeptMemory, read_chunk, read_in_blocks
 from simsvm.model.network import Network
 
 __all__ = ["StackedNetworks"]
@@ -118,6 +118,7 @@ class StackedNetworks(nn.Module):
         chunk: int | None = None,
         precision: str = "fp32",
         kept: KeptMemory | None = None,
+        rows: int | None = None,
     ) -> torch.Tensor:
         """Time-averaged outputs of the last layer of every model (eq. 4).
 
@@ -137,11 +138,33 @@ class StackedNetworks(nn.Module):
             How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
         kept : KeptMemory, optional
             Memory the chunks' buffers are kept in, for later calls too (default: this call's).
+        rows : int, optional
+            Compute the batch in blocks of exactly ``rows`` rows, zero rows added to the last
+            (:func:`~simsvm.model.inference.read_in_blocks`).  Without gradients, a row's
+            features are then bit for bit the same whatever other rows share its batch and
+            wherever it sits (``tests/test_position.py``); with ``rows`` of at least
+            :data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS`, a ``bf16`` batch always takes
+            the compiled path.  Default: the batch as it is (training).
 
         Returns
         -------
         torch.Tensor, shape (len(models), batch, hidden_sizes[-1])
         """
+        if rows is not None and frames.shape[-2] != rows:
+            return read_in_blocks(
+                lambda block, block_lengths: self.features(
+                    block,
+                    block_lengths,
+                    models=models,
+                    chunk=chunk,
+                    precision=precision,
+                    kept=kept,
+                    rows=rows,
+                ),
+                frames,
+                lengths,
+                rows,
+            )
         kept = KeptMemory() if kept is None else kept
         layers = [self.layer(index) for index in range(len(self.hidden_sizes))]
         if models is not None:

@@ -53,6 +53,10 @@ __all__ = ["initial_stack", "stack_groups", "train_stack"]
 # where AMX gains over float32 only with hundreds of rows.  Chunks of 25 frames were ~7 % faster
 # than 50 while a chunk's inputs were projected ahead (7.7 MB); with one joined product a step
 # (inference.py), 25 to 100 frames take the same time on the project's AMX Xeon.
+# Every batch of a snapshot has exactly that many rows, the last one padded with zero rows
+# (StackedNetworks.features' ``rows``): a product's last bits may depend on its number of rows,
+# and a bf16 batch of fewer than 256 rows would take the other path, so a file's features would
+# depend on which files share its batch.  Padding costs the last batch's empty rows only.
 _SNAPSHOT_FILES = {"cpu": 128, "cpu, bf16": 512, "other": 1024}
 _SNAPSHOT_CHUNK = {"cpu": 200, "cpu, bf16": 25, "other": 50}
 
@@ -104,7 +108,9 @@ def _whole_file_features(
     In 10-fold CV every network reads every file (its fold's training files, then its test
     files), so with one normaliser for the dataset the whole stack shares one pass.  The
     batches and the chunks' buffers are written into ``kept``, which a job keeps for all its
-    snapshots.
+    snapshots.  A file's features do not depend on the files read with it, nor on its row
+    (fixed-size batches, sums over time in one order: ``tests/test_position.py``); the rows are
+    also in an order unrelated to the labels (:func:`_reading_order`), should anything else.
     """
     kind = "cpu" if frames.device.type == "cpu" else "other"
     if kind == "cpu" and precision == "bf16":
@@ -117,14 +123,18 @@ def _whole_file_features(
     for (files, _), models in readers.items():
         files = np.asarray(files)
         normaliser = specs[models[0]].normaliser
-        order = np.argsort(data.frames.lengths[files], kind="stable")  # little padding per batch
+        order = _reading_order(files, data.frames.lengths[files])
         values = np.empty((len(models), len(files), stack.hidden_sizes[-1]), dtype=np.float32)
         for begin in range(0, len(order), files_per_batch):
             rows = order[begin : begin + files_per_batch]
+            padding = files_per_batch - len(rows)  # rows of file -1: zeros, read whole
             lengths = data.frames.lengths[files[rows]]
+            lengths = np.concatenate([lengths, np.full(padding, lengths.max())])
             batch = frames.excerpts(
-                torch.as_tensor(files[rows][None], device=frames.device),
-                torch.zeros((1, len(rows)), dtype=torch.int64, device=frames.device),
+                torch.as_tensor(
+                    np.concatenate([files[rows], np.full(padding, -1)])[None], device=frames.device
+                ),
+                torch.zeros((1, files_per_batch), dtype=torch.int64, device=frames.device),
                 int(lengths.max()),
                 [normaliser],
                 kept=kept,  # read before the next batch
@@ -132,12 +142,30 @@ def _whole_file_features(
             )[:, 0]
             lengths = torch.as_tensor(lengths, device=frames.device)
             batch_features = stack.features(
-                batch, lengths, models=models, chunk=chunk, precision=precision, kept=kept
+                batch,
+                lengths,
+                models=models,
+                chunk=chunk,
+                precision=precision,
+                kept=kept,
+                rows=files_per_batch,
             )
-            values[:, rows] = batch_features.cpu().numpy()
+            values[:, rows] = batch_features[:, : len(rows)].cpu().numpy()
         for position, model in enumerate(models):
             features[model] = values[position, np.searchsorted(files, specs[model].eval_indices)]
     return features
+
+
+def _reading_order(files: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Positions in ``files`` (dataset indices) by length, for little padding per batch, and
+    files of one length in a fixed scramble of their indices.
+
+    By length alone ties kept the dataset's order, which is by class in a folders layout:
+    rows would follow the labels, and any effect of a row's place on its features with them.
+    The scramble (Knuth's multiplicative hash) depends on a file's index only, not its fold.
+    """
+    scrambled = (files.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(2**32)
+    return np.lexsort((scrambled, lengths))
 
 
 def _snapshots(
