@@ -132,8 +132,11 @@ def _finished_run(synth_root, tmp_path, capsys, **changes) -> tuple[dict, object
 
 
 def _snapshot(folder) -> dict:
+    # .lock says which process last ran in the folder (simsvm.experiment.lock); it holds no result
     return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
     }
 
 

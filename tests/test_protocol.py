@@ -356,7 +356,7 @@ def test_unit_target_scale_of_a_table_uses_each_training_part(synth_root, tmp_pa
         train = stored["annotations"][: stored["n_train"]]
         np.testing.assert_allclose(train.min(axis=0), 0.0, atol=1e-6)
         np.testing.assert_allclose(train.max(axis=0), 1.0, atol=1e-6)
-    # a target without range over a training part cannot be mapped, and says so before training
+    # a target without range cannot be mapped (nor scored), and says so before training
     flat = tmp_path / "flat"
     flat.mkdir()
     lines = (synth_root / "table" / "annotations.csv").read_text().splitlines()
@@ -368,7 +368,5 @@ def test_unit_target_scale_of_a_table_uses_each_training_part(synth_root, tmp_pa
         (flat / row[0]).parent.mkdir(parents=True, exist_ok=True)
         (flat / row[0]).symlink_to(synth_root / "table" / row[0])
     (flat / "annotations.csv").write_text("\n".join(",".join(r) for r in [header, *rows]) + "\n")
-    with pytest.raises(
-        DataError, match=r"target_scale: unit: arousal is 5\.0 for every training file of fold 0"
-    ):
+    with pytest.raises(DataError, match=r"target 'arousal' is 5\.0 for every track"):
         run_experiment(config.replace(name="flat", data_dir=str(flat)))

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
     (
         "make demo ",
-        "make demo -o .venv/.installed DEMO_DATA='--clips-per-class 3 --duration 2'"
+        "make demo -o .venv/.installed DEMO_DATA='--clips-per-class 4 --duration 3'"
         " DEMO_SET='--set epochs=2 --set eval_every=1' ",
     ),
     ("--set epochs=20", "--set epochs=2 --set eval_every=1"),

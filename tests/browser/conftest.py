@@ -74,6 +74,7 @@ class Lab:
                 "--ServerApp.port_retries=0",
                 f"--IdentityProvider.token={self.token}",
                 f"--ServerApp.root_dir={root}",
+                "--KernelManager.transport_encryption=auto",  # as make lab: no plain-TCP warning
                 "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run cells by command
                 "--LabApp.news_url=",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",

@@ -51,8 +51,10 @@ def _run_all(page, lab, notebook: str) -> None:
         """() => {
             const panel = window.jupyterapp.shell.currentWidget;
             const code = panel.content.widgets.filter((cell) => cell.model.type === 'code');
+            // done when every cell ran, or when one failed (Run All stops there)
+            const failed = document.querySelector("[data-mime-type='application/vnd.jupyter.stderr']");
             return panel.sessionContext.session.kernel.status === 'idle'
-                && code.every((cell) => cell.model.executionCount !== null);
+                && (failed !== null || code.every((cell) => cell.model.executionCount !== null));
         }""",
         timeout=RUN_ALL_TIMEOUT_MS,
     )
@@ -169,6 +171,7 @@ def test_the_summary_and_experiment_notebooks_render_without_errors(
             ).to_dict(),
             "results_dir": str(lab_root / "lab-results"),
             "cache_dir": str(lab_root.parent / "cache"),
+            "parameter_file": None,  # every key is given
         },
     )
     page = browser.new_page(viewport={"width": 1400, "height": 1200})

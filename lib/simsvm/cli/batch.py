@@ -193,6 +193,9 @@ def run_batch(
     ``verbose`` streams every cell's output as well (papermill's log), ``progress`` False drops
     the progress lines.
     """
+    from simsvm.experiment.config import check_folder_name
+
+    check_folder_name("batch name (--name)", batch)  # it becomes <results_dir>/<batch>: one folder
     # Deferred for start-up time only (it imports torch); the batch process itself trains nothing.
     from simsvm.train.cluster import dask_available, local_cluster
 

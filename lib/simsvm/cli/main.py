@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
@@ -344,16 +346,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``, a batch system's time limit), raised where the run is."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; return its exit status.
 
     0: done; 1: a run failed (a batch lists which); 2: bad input (a parameter, a data file, a
-    results folder), reported in one line that names it.  ``--debug`` adds the traceback.
+    results folder), reported in one line that names it; 130 / 143: stopped by Ctrl-C / SIGTERM.
+    ``--debug`` adds the traceback.
     """
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # SIGTERM would end the process where it stands, skipping every finally: the worker
+    # processes' pool is then never shut down.  As an exception it unwinds like Ctrl-C.
+    if threading.current_thread() is not threading.main_thread():  # signals go to the main thread only
+        return _handle(args)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _handle(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _handle(args: argparse.Namespace) -> int:
     try:
         return args.handler(args)
+    except Terminated:
+        print("simsvm: terminated; finished jobs are kept, run the same command to resume", file=sys.stderr)
+        return 143
     except SimsvmError as error:
         if args.debug:
             traceback.print_exc()

@@ -2,14 +2,17 @@
 
 A frame is the log-power mel spectrum of a 50 ms window (40 bins) followed by its first difference
 along time (DESIGN.md section 1).  Decoding and the STFT dominate the cost of a run's start, so
-each file's frames are stored once as ``.npy`` under a key made of the file's identity (resolved
-path, size, modification time) and every extraction parameter; later runs memory-map them.
+each file's frames are stored once as ``.npy`` under a key made of the digest of the file's bytes
+(:mod:`simsvm.data.identity`) and every extraction parameter; later runs memory-map them.  A
+file rewritten with its size and modification time kept (``cp -p``) has another digest, so it
+is never served the frames of what it held before; a moved dataset keeps its frames.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -20,6 +23,7 @@ import numpy as np
 from tqdm import tqdm  # the plain bar: tqdm.auto stays still under papermill
 
 from simsvm._io import atomic_write
+from simsvm.data.identity import ALGORITHM, ContentHashes
 from simsvm.exceptions import DataError, ParameterError
 
 __all__ = [
@@ -31,6 +35,8 @@ __all__ = [
     "frame_statistics",
     "load_frames",
 ]
+
+log = logging.getLogger(__name__)
 
 # Floor of the mel power before the logarithm (-100 dB): digital silence must not give -inf.
 _POWER_FLOOR = 1e-10
@@ -80,7 +86,7 @@ def extract_frames(path: str | os.PathLike, *, params: FrameParameters = FramePa
     Raises
     ------
     DataError
-        If the file is missing, cannot be decoded, or holds no samples.
+        If the file is missing, cannot be decoded, holds no samples, or gives non-finite frames.
     """
     import librosa  # deferred: importing librosa costs about a second
 
@@ -98,52 +104,77 @@ def extract_frames(path: str | os.PathLike, *, params: FrameParameters = FramePa
         ) from error
     if audio.size == 0:
         raise DataError(f"audio file {path} holds no samples")
-    mel = librosa.feature.melspectrogram(
-        y=audio,
-        sr=params.sample_rate,
-        n_fft=params.n_fft,
-        hop_length=params.hop_length,
-        win_length=params.n_fft,
-        n_mels=params.n_mels,
-        power=2.0,
-    )
-    log_mel = np.log10(np.maximum(mel, _POWER_FLOOR)).T  # (frames, n_mels)
-    difference = np.zeros_like(log_mel)
-    difference[1:] = log_mel[1:] - log_mel[:-1]
-    return np.concatenate([log_mel, difference], axis=1).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, naming the file
+        mel = librosa.feature.melspectrogram(
+            y=audio,
+            sr=params.sample_rate,
+            n_fft=params.n_fft,
+            hop_length=params.hop_length,
+            win_length=params.n_fft,
+            n_mels=params.n_mels,
+            power=2.0,
+        )
+        log_mel = np.log10(np.maximum(mel, _POWER_FLOOR)).T  # (frames, n_mels)
+        difference = np.zeros_like(log_mel)
+        difference[1:] = log_mel[1:] - log_mel[:-1]
+        frames = np.concatenate([log_mel, difference], axis=1).astype(np.float32)
+    if not np.isfinite(frames).all():
+        # e.g. a float WAV at amplitude 1e30: its power overflows, and NaN frames would fail the
+        # SVM much later ("Input X contains NaN") naming no file; refused here, never cached
+        peak = float(np.max(np.abs(audio))) if np.isfinite(audio).all() else float("nan")
+        raise DataError(
+            f"audio file {path} gives non-finite frames (peak sample {peak:.3g}; "
+            "samples should lie within [-1, 1])"
+        )
+    return frames
 
 
 class FrameCache:
-    """Frames stored as one ``.npy`` per (file, extraction parameters).
+    """Frames stored as one ``.npy`` per (file content, extraction parameters).
 
     Parameters
     ----------
     directory : path
         Created on first write.  Safe to share between runs and datasets; safe to delete.
+    hashes : ContentHashes, optional
+        Where file digests are remembered; by default the store in ``directory``.  Call
+        ``hashes.save()`` after a batch of files (:func:`load_frames` does).
     """
 
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, hashes: ContentHashes | None = None):
         self.directory = Path(directory)
+        self.hashes = hashes if hashes is not None else ContentHashes(self.directory)
 
     def path_for(self, audio_path: str | os.PathLike, params: FrameParameters) -> Path:
-        audio_path = Path(audio_path).resolve()
-        stat = audio_path.stat()
-        identity = json.dumps(
-            [str(audio_path), stat.st_size, stat.st_mtime_ns, asdict(params)], sort_keys=True
-        )
+        """Where the frames of ``audio_path``'s current bytes with ``params`` are (or go).
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read.
+        """
+        identity = json.dumps([ALGORITHM, self.hashes.digest(audio_path), asdict(params)], sort_keys=True)
         key = hashlib.sha1(identity.encode()).hexdigest()
         return self.directory / key[:2] / f"{key}.npy"
 
     def frames(self, audio_path: str | os.PathLike, params: FrameParameters) -> tuple[Path, bool]:
         """Path of the cached frames of ``audio_path``, extracting them first if needed.
 
-        Returns the path and whether it was already cached.
+        Returns the path and whether it was already cached.  A cache entry that is not the frames
+        it should be (truncated, garbled, of another shape, not finite) is named in the log,
+        discarded and extracted again: a damaged cache cost the run, and deleting it by hand.
         """
         if not Path(audio_path).is_file():
             raise DataError(f"audio file not found: {audio_path}")
         cached = self.path_for(audio_path, params)
         if cached.exists():
-            return cached, True
+            problem = _cache_problem(cached, params)
+            if problem is None:
+                return cached, True
+            log.warning(
+                "frame cache %s of %s is %s; extracting the frames again", cached, audio_path, problem
+            )
+            cached.unlink(missing_ok=True)
         frames = extract_frames(audio_path, params=params)
 
         def write(tmp: Path) -> None:
@@ -152,6 +183,24 @@ class FrameCache:
 
         atomic_write(cached, write)
         return cached, False
+
+
+def _cache_problem(path: Path, params: FrameParameters) -> str | None:
+    """What is wrong with a cached frames file, or ``None``.  Reads it whole: the normalisation
+    reads every frame anyway, and a NaN found later names no file."""
+    try:
+        frames = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        return f"unreadable ({type(error).__name__}: {error})".splitlines()[0]
+    if frames.dtype != np.float32 or frames.ndim != 2 or frames.shape[1] != params.n_features:
+        return f"of the wrong form ({frames.dtype} {frames.shape}, expected float32 (n, {params.n_features}))"
+    if frames.shape[0] == 0:
+        return "empty"
+    try:
+        finite = bool(np.isfinite(frames).all())
+    except (OSError, ValueError) as error:  # a file shorter than its header says
+        return f"unreadable ({error})"
+    return None if finite else "not finite (NaN or infinite values)"
 
 
 class FrameStore:
@@ -267,16 +316,20 @@ def load_frames(
     cache = FrameCache(cache_dir) if cache_dir is not None else None
     items: list[np.ndarray | Path] = []
     skipped: list[tuple[int, str]] = []
-    for index, path in enumerate(tqdm(paths, desc="frames", unit="file", disable=not progress)):
-        try:
-            if cache is None:
-                items.append(extract_frames(path, params=params))
-            else:
-                items.append(cache.frames(path, params)[0])
-        except DataError as error:
-            if on_error == "raise":
-                raise
-            skipped.append((index, str(error)))
+    try:
+        for index, path in enumerate(tqdm(paths, desc="frames", unit="file", disable=not progress)):
+            try:
+                if cache is None:
+                    items.append(extract_frames(path, params=params))
+                else:
+                    items.append(cache.frames(path, params)[0])
+            except DataError as error:
+                if on_error == "raise":
+                    raise
+                skipped.append((index, str(error)))
+    finally:  # the digests read so far spare the restarted run reading those files again
+        if cache is not None:
+            cache.hashes.save()
     if not items:
         raise DataError("no readable audio file among the ones given")
     return FrameStore(items), skipped

@@ -22,6 +22,7 @@ import yaml
 
 from simsvm.data.datasets import REGISTRY, dataset_options, dataset_task
 from simsvm.exceptions import ParameterError
+from simsvm.experiment.limits import check_folder_name, check_scheduler_address, check_upper_bounds
 from simsvm.experiment.svm_grid import SvmGrid
 from simsvm.names import (
     APPROACHES,
@@ -35,7 +36,14 @@ from simsvm.names import (
     TARGET_SCALES,
 )
 
-__all__ = ["EXECUTION_KEYS", "ExperimentConfig", "allowed_values", "load_config", "yaml_problem"]
+__all__ = [
+    "EXECUTION_KEYS",
+    "ExperimentConfig",
+    "allowed_values",
+    "check_folder_name",
+    "load_config",
+    "yaml_problem",
+]
 
 # Keys that say where the data and results lie and how a run is computed, not what its numbers
 # are; a resumed run may change them.  Where the data lies is not science: a run is identified by
@@ -55,6 +63,8 @@ EXECUTION_KEYS = (
 
 # Numeric keys and the values they may take (None, where the type allows it, is always allowed).
 _RANGES = {
+    # numpy's SeedSequence and scikit-learn's random_state take 0 <= seed < 2**32
+    "seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32 - 1"),
     "folds": (lambda v: v >= 1, ">= 1"),
     "splits": (lambda v: v >= 1, ">= 1"),
     "test_share": (lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
@@ -311,8 +321,9 @@ class ExperimentConfig:
             self.svm_tuning = SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel).to_dict()
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
-        if not self.name or "/" in self.name or self.name.startswith("."):
-            raise ParameterError(f"name: {self.name!r} must be a plain folder name")
+        check_upper_bounds(dataclasses.asdict(self))
+        check_folder_name("name", self.name)
+        check_scheduler_address(self.scheduler)
 
     @classmethod
     def keys(cls) -> list[str]:
@@ -365,7 +376,12 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
     if not path.is_file():
         raise ParameterError(f"parameter file not found: {path}")
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise ParameterError(
+            f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset {error.start}); "
+            "save it as UTF-8"
+        ) from None
     except yaml.YAMLError as error:
         raise ParameterError(f"{path}: not valid YAML ({yaml_problem(error)})") from None
     if not isinstance(values, dict):

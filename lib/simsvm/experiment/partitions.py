@@ -1,7 +1,10 @@
 """How a dataset is divided into training and test files: CV folds, fixed splits, random splits.
 
 Every function returns ``(train, test)`` index arrays into the dataset; :func:`partitions`
-picks the one a configuration's ``protocol`` names.
+picks the one a configuration's ``protocol`` names.  :func:`protocol_tracks` is the dataset a
+protocol reads: under ``protocol: split``, the tracks of the splits it trains and tests on, so
+that the files of no split (or of another split) stay out of the frames, the normalisation
+statistics and everything after, and are reported.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from simsvm.data.datasets import Dataset
 from simsvm.exceptions import DataError, ParameterError
 from simsvm.experiment.config import ExperimentConfig
 
-__all__ = ["cv_folds", "fixed_split", "partitions", "random_splits"]
+__all__ = ["cv_folds", "fixed_split", "partitions", "protocol_tracks", "random_splits"]
 
 log = logging.getLogger(__name__)
 
@@ -85,17 +88,107 @@ def random_splits(n: int, *, count: int, test_share: float, seed: int) -> list[t
 
 
 def partitions(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The ``(train, test)`` partitions of the configured protocol, one per fold or split."""
+    """The ``(train, test)`` partitions of the configured protocol, one per fold or split.
+
+    Raises
+    ------
+    DataError
+        Where a regression target has one value over a training or a test part: the SVR learns
+        a constant, or Pearson's R of the test part is undefined; either scores NaN.
+    """
     if config.protocol == "split":
-        return [fixed_split(dataset, train=config.train_splits, test=config.test_split)]
-    if config.protocol == "random_splits":
-        return random_splits(
+        parts = [fixed_split(dataset, train=config.train_splits, test=config.test_split)]
+    elif config.protocol == "random_splits":
+        parts = random_splits(
             len(dataset), count=config.splits, test_share=config.test_share, seed=config.seed
         )
-    return cv_folds(
-        dataset.targets,
-        task=dataset.task,
-        n_folds=config.folds,
-        seed=config.seed,
-        class_names=dataset.target_names,
-    )
+    else:
+        parts = cv_folds(
+            dataset.targets,
+            task=dataset.task,
+            n_folds=config.folds,
+            seed=config.seed,
+            class_names=dataset.target_names,
+        )
+    if dataset.task == "regression":
+        _refuse_constant_parts(dataset, parts, "fold" if config.protocol == "cv" else "split")
+    return parts
+
+
+def _refuse_constant_parts(dataset: Dataset, parts: list, word: str) -> None:
+    """A target constant over a training part (the SVR predicts a constant) or a test part
+    (Pearson's R divides by zero) would score NaN with exit status 0; refuse it, naming the
+    target and the part.
+
+    Test parts under 3 files are left to :func:`simsvm.experiment.limits.check_partitions`,
+    which refuses them whatever their values."""
+    for index, (train, test) in enumerate(parts):
+        for side, members, smallest in (("training", train, 2), ("test", test, 3)):
+            if len(members) < smallest:
+                continue
+            values = dataset.targets[members]
+            flat = np.flatnonzero(np.ptp(values, axis=0) == 0)
+            if flat.size:
+                column = int(flat[0])
+                raise DataError(
+                    f"{dataset.key}: {dataset.target_names[column]} is {float(values[0, column])} for every "
+                    f"{side} file of {word} {index}; its scores would be NaN"
+                )
+
+
+def protocol_tracks(config: ExperimentConfig, dataset: Dataset) -> Dataset:
+    """The tracks the protocol reads; under ``protocol: split`` the others are left out, reported.
+
+    The paper normalises frames over "the whole dataset"; under a fixed split that is the files
+    of its splits.  A file in no split (an empty ``split`` cell, a GTZAN clip the fault-filtered
+    lists leave out) or in a split the run neither trains nor tests on would otherwise be
+    decoded, counted as used and folded into the normalisation statistics.
+
+    A regression target with one value over every track read is refused here, before any frame
+    is extracted: every score of it would be NaN (Pearson's R of a constant), with exit status 0.
+
+    Raises
+    ------
+    ParameterError, DataError
+        As :func:`fixed_split`; a :class:`DataError` naming a constant target.
+    """
+    if config.protocol != "split":
+        _refuse_constant_targets(dataset)
+        return dataset
+    train, test = fixed_split(dataset, train=config.train_splits, test=config.test_split)
+    kept = np.union1d(train, test)
+    if len(kept) == len(dataset):
+        _refuse_constant_targets(dataset)
+        return dataset
+    membership: dict[int, list[str]] = {}
+    for name, members in dataset.splits.items():
+        for index in members:
+            membership.setdefault(index, []).append(name)
+    used = [*config.train_splits, config.test_split]
+    left_out = []
+    for index in sorted(set(range(len(dataset))) - set(kept.tolist())):
+        names = membership.get(index)
+        why = (
+            f"in no split of {dataset.key}; protocol: split uses {used}"
+            if not names
+            else f"in split(s) {sorted(names)}, which protocol: split neither trains nor tests on "
+            f"(it uses {used})"
+        )
+        left_out.append((str(dataset.audio_paths[index]), why))
+    result = dataset.subset(kept)
+    result.skipped = list(dataset.skipped) + left_out
+    _refuse_constant_targets(result)
+    return result
+
+
+def _refuse_constant_targets(dataset: Dataset) -> None:
+    """A regression target of one value for every track read: nothing to learn, nothing to score."""
+    if dataset.task != "regression":
+        return
+    for column, name in enumerate(dataset.target_names):
+        values = dataset.targets[:, column]
+        if np.ptp(values) == 0:
+            raise DataError(
+                f"{dataset.key}: target {name!r} is {float(values[0])} for every track in {dataset.root}; "
+                "Pearson's R of a constant is undefined, so it cannot be scored"
+            )

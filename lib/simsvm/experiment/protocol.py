@@ -21,6 +21,7 @@ from simsvm.data.datasets import Dataset
 from simsvm.data.frames import Normaliser
 from simsvm.exceptions import DataError
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.limits import check_partitions
 from simsvm.experiment.partitions import partitions
 from simsvm.experiment.scoring import (
     SvmChoice,
@@ -199,6 +200,7 @@ def _loss_kernel(config: ExperimentConfig, network: str) -> Kernel | None:
 def _checked_folds(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
     """The run's folds, each checked against the inner CV of ``svm_tuning`` before anything trains."""
     folds = partitions(config, dataset)
+    check_partitions(config, dataset, folds)
     grid = svm_grid(config)
     if grid is not None:
         for fold, (train, _) in enumerate(folds):

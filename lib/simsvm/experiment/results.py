@@ -3,7 +3,7 @@
 Layout of a run folder ``results/<run>/``::
 
     parameters.yaml   resolved parameters (every key, defaults filled in)
-    data.json         fingerprint of the data read: each audio file's path and size, annotations
+    data.json         fingerprint of the data read: each audio file's path, size and digest; annotations
     metadata.json     library version, git commit, seeds per job, dataset report, timings
     jobs/<job>.csv    rows of one finished job (one network on one fold), written atomically
     jobs/<job>.json   its provenance: worker, seed, parameters hash and file, git commit
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import subprocess
 import zipfile
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ import yaml
 from simsvm._io import atomic_write, write_json_atomic, write_text_atomic
 from simsvm.exceptions import ResultsError
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.integrity import checksum, foreign_jobs
 
 __all__ = [
     "COLUMNS",
@@ -78,6 +80,7 @@ RESULTS_FILE = "results.csv"
 PREDICTION_COLUMNS = ("job", "fold", "epoch", "approach", "track", "target", "predicted", "actual")
 PREDICTIONS_FILE = "predictions.csv"
 _MISSING = object()
+log = logging.getLogger(__name__)
 _SORT = ["dataset", "protocol", "approach", "fold", "epoch", "metric", "target"]
 
 
@@ -100,19 +103,25 @@ def write_job(
     provenance: dict | None = None,
     predictions: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the rows of one finished job atomically, its provenance (``jobs/<job>.json``) and
-    test predictions (``predictions/<job>.csv``, :data:`PREDICTION_COLUMNS`) first.
+    """Write the rows of one finished job (``jobs/<job>.csv``), its test predictions
+    (``predictions/<job>.csv``, :data:`PREDICTION_COLUMNS`) and its provenance (``jobs/<job>.json``),
+    each atomically.
 
-    The rows file is what marks a job finished, so it is written last.
+    The provenance is written last and records the rows file's length and SHA-256: it is what
+    marks the job finished (:func:`job_problem`), so a rows file cut short, garbled, or left
+    without its provenance by a run killed in between is trained again, never merged.
     """
-    if provenance is not None:
-        write_json_atomic(Path(run_dir) / "jobs" / f"{job}.json", provenance)
     if predictions is not None:
         write_text_atomic(
             Path(run_dir) / "predictions" / f"{job}.csv",
             _csv(predictions.reindex(columns=list(PREDICTION_COLUMNS))),
         )
-    return write_text_atomic(Path(run_dir) / "jobs" / f"{job}.csv", _csv(_table(rows)))
+    table = _table(rows)
+    text = _csv(table)
+    path = write_text_atomic(Path(run_dir) / "jobs" / f"{job}.csv", text)
+    record = {**(provenance or {"job": job}), "rows": len(table), "csv_sha256": checksum(text.encode())}
+    write_json_atomic(Path(run_dir) / "jobs" / f"{job}.json", record)
+    return path
 
 
 def load_provenance(run_dir: str | Path) -> pd.DataFrame:
@@ -175,6 +184,7 @@ def load_features(run_dir: str | Path, job: str) -> dict[str, np.ndarray]:
 
 
 def finished_jobs(run_dir: str | Path) -> set[str]:
+    """The jobs with a rows file (finished, unless :func:`job_problem` finds them damaged)."""
     folder = Path(run_dir) / "jobs"
     return {p.stem for p in folder.glob("*.csv")} if folder.is_dir() else set()
 
@@ -280,6 +290,7 @@ def refuse_other_run(config: ExperimentConfig) -> None:
     """
     saved = config.run_dir / "parameters.yaml"
     if not saved.is_file():
+        _refuse_unnamed_jobs(config, saved)
         return
     try:
         previous = yaml.safe_load(saved.read_text()) or {}
@@ -294,20 +305,48 @@ def refuse_other_run(config: ExperimentConfig) -> None:
         )
 
 
+def _refuse_unnamed_jobs(config: ExperimentConfig, saved: Path) -> None:
+    """A run folder with jobs but without ``parameters.yaml``: resume only if every job proves it
+    belongs (:func:`~simsvm.experiment.integrity.foreign_jobs`), else refuse."""
+    foreign, total = foreign_jobs(config.run_dir, config.parameters_hash())
+    if foreign:
+        raise ResultsError(
+            f"{config.run_dir} has no parameters.yaml, and {len(foreign)} of its {total} jobs "
+            f"(e.g. {foreign[0]}) were not made with these parameters (hash {config.parameters_hash()}); "
+            f"restore {saved.name}, choose another name or delete that folder"
+        )
+    if total:
+        log.warning(
+            "%s: parameters.yaml is missing; every job records these parameters' hash, so the run resumes",
+            config.run_dir,
+        )
+
+
 def data_digest(fingerprint: dict) -> str:
     """16 hex digits identifying a data fingerprint (with the parameters hash: the run's identity)."""
     return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _differences(previous: dict, current: dict, limit: int = 8) -> list[str]:
-    """The files two fingerprints disagree on, as short phrases."""
+    """The files two fingerprints disagree on, as short phrases.
+
+    A ``data.json`` written before content digests (no ``content``) is compared by size only;
+    the run's next session records the digests.
+    """
     before, after = previous.get("files", {}), current["files"]
     phrases = [f"{name} is new" for name in sorted(set(after) - set(before))]
-    phrases += [f"{name} is gone" for name in sorted(set(before) - set(after))]
+    phrases += [f"{name} is gone or now skipped" for name in sorted(set(before) - set(after))]
     phrases += [
         f"{name} changed size ({before[name]} -> {after[name]} bytes)"
         for name in sorted(set(before) & set(after))
         if before[name] != after[name]
+    ]
+    # same size, other bytes: a clip copied over one of the same length (cp -p keeps the mtime too)
+    old_content, new_content = previous.get("content") or {}, current.get("content") or {}
+    phrases += [
+        f"{name} changed content (same size, other bytes)"
+        for name in sorted(set(old_content) & set(new_content) & set(before) & set(after))
+        if before[name] == after[name] and old_content[name] != new_content[name]
     ]
     before, after = previous.get("annotations", {}), current["annotations"]
     phrases += [

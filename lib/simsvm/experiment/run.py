@@ -23,9 +23,13 @@ from simsvm._io import write_json_atomic
 from simsvm._version import __version__
 from simsvm.data.datasets import Dataset, load_dataset
 from simsvm.data.frames import FrameParameters, Normaliser, frame_statistics, load_frames
-from simsvm.exceptions import DataError
+from simsvm.exceptions import DataError, ParameterError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.grid_edges import describe_grid_edges, grid_edges
+from simsvm.experiment.integrity import job_problem
+from simsvm.experiment.limits import check_data
+from simsvm.experiment.lock import RunLock
+from simsvm.experiment.partitions import protocol_tracks
 from simsvm.experiment.progress import RunProgress
 from simsvm.experiment.protocol import Evaluation, StatisticsJob, plan_jobs, plan_statistics_jobs
 from simsvm.experiment.results import (
@@ -42,6 +46,7 @@ from simsvm.experiment.results import (
 from simsvm.model.recurrence import gru_loop, product_precision
 from simsvm.train.backends import Backend
 from simsvm.train.jobs import make_backend, train_set
+from simsvm.train.schedule import evaluated_epochs
 from simsvm.train.spec import TrainingData, TrainingSpec, unit_scaled
 
 __all__ = ["prepare_data", "run_experiment"]
@@ -69,8 +74,10 @@ def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]
             f"data_dir: {config.data_dir} does not exist (generated data: "
             f"`simsvm data synth --out {Path(config.data_dir).parent}`)"
         )
-    dataset = load_dataset(config.dataset, config.data_dir, **config.dataset_options)
+    options = config.dataset_options
+    dataset = load_dataset(config.dataset, config.data_dir, cache_dir=config.cache_dir, **options)
     indexed = len(dataset)
+    dataset = protocol_tracks(config, dataset)  # protocol: split reads its splits' files only
     params = FrameParameters(
         sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels
     )
@@ -86,6 +93,7 @@ def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]
         bad = {i for i, _ in unreadable}
         dataset = dataset.subset([i for i in range(len(dataset)) if i not in bad])
         dataset.skipped = skipped
+    check_data(config, dataset, frames.lengths)  # one class, constant targets, excerpts past every end
     padded = [dataset.track_ids[i] for i in np.flatnonzero(frames.lengths < config.excerpt_length)]
     for what, why in skipped:
         log.warning("%s: skipped %s (%s)", config.dataset, what, why)
@@ -258,6 +266,8 @@ def _provenance(
         "worker": worker,
         "seed": seed,
         "parameters_hash": config.parameters_hash(),
+        # with the parameters hash, what a reused job is checked against (simsvm.experiment.integrity)
+        "data_digest": session["data_digest"],
         "parameters_file": parameters_file,
         "git_commit": session["git_commit"],
         "backend": config.backend,
@@ -273,18 +283,55 @@ def run_experiment(
     Results land in ``<results_dir>/<name>/`` (see :mod:`simsvm.experiment.results`).  Calling it
     again with the same parameters resumes: finished jobs are not recomputed.  ``parameters_file``,
     where the parameters were read from, is recorded with every job's provenance.
+
+    One run at a time computes in a run folder (:class:`~simsvm.experiment.lock.RunLock`); a
+    second is refused at once, naming the first's process.
     """
+    config = _checked(config)
+    with RunLock(config.run_dir) as lock:
+        return _run_locked(config, lock, backend=backend, parameters_file=parameters_file)
+
+
+def _checked(config: ExperimentConfig) -> ExperimentConfig:
+    """The configuration checked again: a field assigned in Python (``config.epochs = 0``,
+    ``config.name = "../x"``) bypassed every check made when it was built."""
+    if not isinstance(config, ExperimentConfig):
+        raise ParameterError(
+            "run_experiment: expected an ExperimentConfig (load_config(path) or "
+            f"ExperimentConfig.from_dict(values)), got {type(config).__name__}"
+        )
+    return ExperimentConfig.from_dict(config.to_dict(), source="run_experiment")
+
+
+def _reusable_jobs(run_dir: Path, config: ExperimentConfig, digest: str, names: list[str]) -> set[str]:
+    """The planned jobs whose files are whole and were made by this run; each other one is named."""
+    epochs = evaluated_epochs(config.epochs, config.eval_every)
+    done = set()
+    for name in sorted(finished_jobs(run_dir) & set(names)):
+        problem = job_problem(
+            run_dir, name, parameters_hash=config.parameters_hash(), data_digest=digest, epochs=epochs
+        )
+        if problem is None:
+            done.add(name)
+        else:
+            log.warning("%s: %s; the job is trained again", run_dir / "jobs" / f"{name}.csv", problem)
+    return done
+
+
+def _run_locked(
+    config: ExperimentConfig, lock: RunLock, *, backend: Backend | None, parameters_file: str | None
+):
     started = time.time()
     refuse_other_run(config)  # before the (long) frame extraction; nothing is written until data loads
+    if config.run_dir.is_dir():
+        lock.acquire()  # a second run of an existing folder stops here, before the frames
     dataset, data, load_report = prepare_data(config)
     normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
     jobs = plan_jobs(config, dataset, data, normaliser)
     statistics_jobs = plan_statistics_jobs(config, dataset, data.frames.n_features)
     fingerprint = dataset.fingerprint()
     digest = data_digest(fingerprint)
-    run_dir = open_run_dir(config, fingerprint)
-    done = finished_jobs(run_dir)
-    todo = [job for job in jobs if job[0] not in done]
+    # before anything is written: a backend that cannot be had (no CUDA, no dask) is bad input
     backend = backend or make_backend(
         config.backend,
         workers=config.workers,
@@ -292,6 +339,11 @@ def run_experiment(
         stack_size=config.stack_size,
         scheduler=config.scheduler,
     )
+    lock.acquire()  # creates the run folder of a new run
+    run_dir = open_run_dir(config, fingerprint)
+    planned = [job.name for job in statistics_jobs] + [name for name, _, _ in jobs]
+    done = _reusable_jobs(run_dir, config, digest, planned)
+    todo = [job for job in jobs if job[0] not in done]
     metadata_path = run_dir / "metadata.json"
     earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
     # warns here, before the progress bar, where bf16 falls back (train_set's call is then quiet)

@@ -15,7 +15,6 @@ stack gains nothing on one core; on a GPU the opposite holds, and the whole set 
 from __future__ import annotations
 
 import collections
-import multiprocessing
 import os
 import queue
 import socket
@@ -28,6 +27,7 @@ import threadpoolctl
 import torch
 
 from simsvm.exceptions import ParameterError
+from simsvm.train.processes import stop_workers, watch_parent, worker_processes
 
 __all__ = [
     "Backend",
@@ -123,38 +123,9 @@ _worker_context: Any = None
 _worker_ticks: Any = None
 
 
-# Third-party modules a job imports: torch (and torch._dynamo, which its optimisers import on
-# first use, about 3 s), scikit-learn, scipy and pandas through the evaluators.  Not simsvm
-# itself: a researcher who edits it in a running notebook gets the edited code in every run.
-_PRELOAD = [
-    "torch",
-    "torch._dynamo",
-    "scipy.stats",
-    "sklearn.svm",
-    "sklearn.model_selection",
-    "pandas",
-    "yaml",
-]
-
-
-def worker_processes() -> multiprocessing.context.BaseContext:
-    """How worker processes start: forked from a server that has imported the heavy libraries once.
-
-    A ``spawn``-ed worker imports torch, scikit-learn and pandas itself (5-6 s each, every run,
-    on 2 cores); the ``forkserver`` imports them once per Python process and forks each worker
-    from that state.  Plain ``fork`` is never used: forking a process whose OpenMP pool is
-    running can deadlock, and the server never runs torch operations.  ``spawn`` where there is
-    no forkserver (Windows).
-    """
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    return context
-
-
-def _initialise_worker(context: Any, threads: int, ticks: Any) -> None:
+def _initialise_worker(context: Any, threads: int, ticks: Any, parent: int) -> None:
     global _worker_context, _worker_ticks
+    watch_parent(parent)
     _worker_context, _worker_ticks = context, ticks
     torch.set_num_threads(threads)
 
@@ -192,7 +163,7 @@ class ProcessBackend(Backend):
     def run(self, function, context, jobs, *, progress=None, names=None, work=None):
         if not jobs:
             return
-        processes = worker_processes()
+        processes = worker_processes(function, context, jobs)
         ticks = processes.Queue()
         progress = progress or _ignore
 
@@ -203,23 +174,27 @@ class ProcessBackend(Backend):
                 except queue.Empty:
                     return
 
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=min(self.workers, len(jobs)),
             mp_context=processes,
             initializer=_initialise_worker,
-            initargs=(context, self.threads_per_worker, ticks),
-        ) as pool:
-            pending = {pool.submit(_call_in_worker, function, job): index for index, job in enumerate(jobs)}
-            try:
-                while pending:
-                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                    drain()
-                    for future in done:
-                        index = pending.pop(future)
-                        yield index, future.result()
-            finally:
-                for future in pending:
-                    future.cancel()
+            initargs=(context, self.threads_per_worker, ticks, os.getpid()),
+        )
+        pending = {pool.submit(_call_in_worker, function, job): index for index, job in enumerate(jobs)}
+        try:
+            while pending:
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                drain()
+                for future in done:
+                    index = pending.pop(future)
+                    yield index, future.result()
+        finally:
+            # Left early (an error, Ctrl-C, SIGTERM, a caller that stopped reading): the running
+            # jobs' results have nowhere to go, and shutdown(wait=True) would wait for them to
+            # train to the end.  Stop them; a finished job was already handed out and written.
+            if pending:
+                stop_workers(pool)
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class ReferenceBackend(SerialBackend):
@@ -252,7 +227,8 @@ class CudaBackend(SerialBackend):
         self.device = device
 
 
-def _one_thread() -> None:
+def _one_thread(parent: int) -> None:
+    watch_parent(parent)  # the process whose job's snapshots this worker evaluates
     # An SVM refit is single-threaded libsvm plus small Gram products; more threads per worker
     # only make the workers compete for the cores.
     torch.set_num_threads(1)
@@ -293,11 +269,14 @@ class EvaluationPool:
                 max_workers=self.workers,
                 mp_context=worker_processes(),
                 initializer=_one_thread,
+                initargs=(os.getpid(),),
             )
         return self
 
     def __exit__(self, kind, error, traceback) -> None:
         if self._pool is not None:
+            if error is not None:  # the job failed or was stopped: no evaluation is wanted any more
+                stop_workers(self._pool)
             self._pool.shutdown(wait=True, cancel_futures=error is not None)
             self._pool = None
 

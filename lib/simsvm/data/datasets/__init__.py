@@ -10,10 +10,12 @@ import inspect
 from pathlib import Path
 from types import ModuleType
 
+from simsvm.data.identity import ContentHashes
 from simsvm.exceptions import DataError, ParameterError
 
 from . import ballroom, emotify, folders, gtzan, lastfm, mediaeval2013, table
 from ._base import Dataset
+from ._identity import use_each_recording_once
 
 __all__ = [
     "REGISTRY",
@@ -36,15 +38,22 @@ REGISTRY: dict[str, ModuleType] = {
 }
 
 
-def load_dataset(key: str, data_dir: str | Path, **options) -> Dataset:
+def load_dataset(
+    key: str, data_dir: str | Path, *, cache_dir: str | Path | None = None, **options
+) -> Dataset:
     """Load dataset ``key`` from ``data_dir`` with its loader's ``options``.
+
+    Every file's bytes are hashed (:mod:`simsvm.data.identity`; remembered in ``cache_dir``, the
+    frame cache folder, when given): one file listed twice, or byte-identical files, are used
+    once and the others reported (:func:`._identity.use_each_recording_once`).
 
     Raises
     ------
     ParameterError
         For an unknown key or option.
     DataError
-        When ``data_dir`` is missing or not in the dataset's layout.
+        When ``data_dir`` is missing or not in the dataset's layout, or when one file is listed
+        under two labels.
     """
     if key not in REGISTRY:
         raise ParameterError(f"unknown dataset {key!r}; choose one of {sorted(REGISTRY)}")
@@ -55,7 +64,10 @@ def load_dataset(key: str, data_dir: str | Path, **options) -> Dataset:
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataError(f"{key}: data folder {data_dir} does not exist")
-    return REGISTRY[key].load(data_dir, **options)
+    hashes = ContentHashes(cache_dir)
+    dataset = use_each_recording_once(REGISTRY[key].load(data_dir, **options), hashes)
+    hashes.save()
+    return dataset
 
 
 def dataset_options(key: str) -> list[str]:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from simsvm.data.identity import ContentHashes
 from simsvm.exceptions import DataError
 from simsvm.names import TASKS
 
-__all__ = ["Dataset", "unlisted_audio"]
+__all__ = ["Dataset", "digest_or_none", "unlisted_audio"]
 
 
 @dataclass
@@ -42,6 +43,10 @@ class Dataset:
     target_bounds : tuple of (low, high), optional
         The scale of each regression target (MediaEval 2013: 1 to 9), for ``target_scale: unit``;
         ``None`` where the data does not say (``dataset: table``).
+    digests : list of str or None, optional
+        The digest of each file's bytes (:mod:`simsvm.data.identity`), ``None`` for a file that
+        could not be read; filled in by :func:`~simsvm.data.datasets.load_dataset`, computed by
+        :meth:`fingerprint` where missing.
     """
 
     key: str
@@ -54,6 +59,7 @@ class Dataset:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     splits: dict[str, list[int]] = field(default_factory=dict)
     target_bounds: tuple[tuple[float, float], ...] | None = None
+    digests: list[str | None] | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -64,6 +70,8 @@ class Dataset:
                 f"{self.key}: {n} track ids, {len(self.audio_paths)} files and "
                 f"{self.targets.shape[0]} targets do not line up"
             )
+        if self.digests is not None and len(self.digests) != n:
+            raise DataError(f"{self.key}: {len(self.digests)} content digests for {n} tracks")
         if n == 0:
             raise DataError(f"{self.key}: no annotated audio file found under {self.root}")
         if self.task == "regression" and self.targets.shape[1:] != (len(self.target_names),):
@@ -103,6 +111,7 @@ class Dataset:
             root=self.root,
             skipped=list(self.skipped),
             target_bounds=self.target_bounds,
+            digests=None if self.digests is None else [self.digests[i] for i in indices],
             splits={
                 name: [position[i] for i in members if i in position] for name, members in self.splits.items()
             },
@@ -112,24 +121,30 @@ class Dataset:
         """What identifies the data a run read, wherever the folder lies.
 
         ``files`` maps each indexed audio file's path, relative to :attr:`root`, to its size in
-        bytes; ``annotations`` maps each track id to a short digest of its target.  Moving the
-        folder keeps the fingerprint; adding, removing or changing a file or an annotation
-        changes it.
+        bytes, ``content`` to the digest of its bytes (``None`` if unreadable), and
+        ``annotations`` maps each track id to a short digest of its target.  Moving the folder
+        keeps the fingerprint; adding, removing or rewriting a file, even with its size and
+        modification time kept (``cp -p``), or changing an annotation changes it.
         """
-        files = {}
-        for path in self.audio_paths:
+        digests = self.digests
+        if digests is None:  # a Dataset built by hand; load_dataset fills them in
+            hashes = ContentHashes()
+            digests = [digest_or_none(hashes, path) for path in self.audio_paths]
+        files, content = {}, {}
+        for path, digest in zip(self.audio_paths, digests, strict=True):
             path = Path(path)
             try:
                 name = path.relative_to(self.root).as_posix()
             except ValueError:  # a path outside the root (not written by our loaders)
                 name = path.as_posix()
             files[name] = path.stat().st_size if path.exists() else -1
+            content[name] = digest
         targets = np.asarray(self.targets, dtype=np.float64)
         annotations = {
             track: hashlib.sha256(np.ascontiguousarray(target).tobytes()).hexdigest()[:8]
             for track, target in zip(self.track_ids, targets, strict=True)
         }
-        return {"files": files, "annotations": annotations}
+        return {"files": files, "content": content, "annotations": annotations}
 
     def describe(self) -> str:
         """One paragraph for logs and notebooks."""
@@ -151,6 +166,14 @@ class Dataset:
             if len(self.skipped) > 5:
                 text += f"; ... {len(self.skipped) - 5} more"
         return text
+
+
+def digest_or_none(hashes: ContentHashes, path: Path) -> str | None:
+    """The digest of ``path``'s bytes, or ``None`` where it cannot be read."""
+    try:
+        return hashes.digest(path)
+    except DataError:  # unreadable: frame extraction reports (or skips) it
+        return None
 
 
 def unlisted_audio(data_dir: Path, listed: set[Path], extensions: tuple[str, ...], list_name: str) -> list:

@@ -9,6 +9,8 @@ The classes are the sub-folders that hold audio, in sorted order, or those named
 ``classes`` option, in that order.  Nothing is silently dropped: a sub-folder without audio (or
 not among ``classes``) is reported, not made a class; so are files that are not audio and audio
 outside every class folder.  Any sample rate and any format the frame extraction decodes will do.
+A class named twice in ``classes`` is an error; a file linked into two class folders is refused
+by :func:`~simsvm.data.datasets.load_dataset`, which sees one file under two labels.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simsvm.exceptions import DataError
+from simsvm.exceptions import DataError, ParameterError
 
 from ._base import Dataset
 
@@ -44,6 +46,12 @@ def load(data_dir: str | Path, *, classes: list[str] | None = None) -> Dataset:
     folders = {p.name: p for p in sorted(data_dir.iterdir()) if p.is_dir() and not p.name.startswith(".")}
     skipped: list[tuple[str, str]] = []
     if classes is not None:
+        # a class named twice would index its folder twice, under two labels
+        repeated = sorted({name for name in classes if list(classes).count(name) > 1})
+        if repeated:
+            raise ParameterError(
+                f"folders: dataset_options classes names {repeated} more than once; each folder is one class"
+            )
         missing = [name for name in classes if name not in folders]
         if missing:
             raise DataError(
