@@ -13,7 +13,7 @@ DATA := data/synth
 # little as possible on the CPU; what still differs across CPUs is in docs/performance.md.
 PORTABLE_CPU := MKL_CBWR=AVX2 ATEN_CPU_CAPABILITY=avx2 \
 	NPY_DISABLE_CPU_FEATURES=X86_V4,AVX512_ICL,AVX512_SPR OPENBLAS_CORETYPE=Haswell
-# The demo's size; the tests run it smaller (make demo DEMO_DATA="--clips-per-class 3 --duration 2"
+# The demo's size; the tests run it smaller (make demo DEMO_DATA="--clips-per-class 4 --duration 3"
 # DEMO_SET="--set epochs=2").
 DEMO_DATA ?= --clips-per-class 16 --duration 6
 DEMO_SET ?=
@@ -84,8 +84,9 @@ lint: install
 
 # JupyterLab with the project's kernel and widgets, on notebooks/ (the notebooks resolve their
 # paths against the project folder, so they find the demo's results/demo: run make demo first).
+# Kernels talk to the server over CurveZMQ, as the batch's do (no unencrypted-transport warning).
 lab: install-browser
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --KernelManager.transport_encryption=auto notebooks/
 
 clean:
 	rm -rf $(VENV) .cache results data/synth
