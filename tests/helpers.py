@@ -29,6 +29,20 @@ TINY_RUN = {
 }
 
 
+def tiny_run_values(synth_root: Path, tmp_path: Path, *, name: str = "bad", **changes) -> dict:
+    """A valid parameter mapping for a tiny FL run on the generated GTZAN layout; ``changes`` win."""
+    return {
+        "name": name,
+        "dataset": "gtzan",
+        "data_dir": str(synth_root / "gtzan"),
+        "results_dir": str(tmp_path / "results"),
+        "cache_dir": str(tmp_path / "cache"),
+        **TINY_RUN,
+        "approaches": ["FL"],
+        **changes,
+    }
+
+
 def write_tone(path: Path, *, frequency: float, seconds: float, sample_rate: int = 22050) -> Path:
     """A sine tone at -12 dBFS, written as 16-bit audio in the format of ``path``'s suffix."""
     import soundfile  # not needed by the tests that run on a GPU machine without audio libraries

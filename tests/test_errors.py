@@ -10,21 +10,13 @@ import shutil
 import pytest
 import yaml
 
-from helpers import TINY_RUN
+from helpers import tiny_run_values
 from simsvm.cli.main import main
 
 
 # A valid run on the generated GTZAN layout; each case below spoils one thing.
 def _base(synth_root, tmp_path) -> dict:
-    return {
-        "name": "bad",
-        "dataset": "gtzan",
-        "data_dir": str(synth_root / "gtzan"),
-        "results_dir": str(tmp_path / "results"),
-        "cache_dir": str(tmp_path / "cache"),
-        **TINY_RUN,
-        "approaches": ["FL"],
-    }
+    return tiny_run_values(synth_root, tmp_path)
 
 
 def _run(capsys, *args: str) -> tuple[int, str]:

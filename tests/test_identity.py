@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
-from helpers import TINY_RUN, write_tone
+from helpers import tiny_run_values, write_tone
 from simsvm.cli.main import main
 from simsvm.data.datasets import ballroom, load_dataset
 from simsvm.data.frames import FrameCache, FrameParameters, extract_frames
@@ -26,16 +26,7 @@ from simsvm.experiment.config import ExperimentConfig
 
 
 def _values(synth_root, tmp_path, **changes) -> dict:
-    return {
-        "name": "identity",
-        "dataset": "gtzan",
-        "data_dir": str(synth_root / "gtzan"),
-        "results_dir": str(tmp_path / "results"),
-        "cache_dir": str(tmp_path / "cache"),
-        **TINY_RUN,
-        "approaches": ["FL"],
-        **changes,
-    }
+    return tiny_run_values(synth_root, tmp_path, **{"name": "identity", **changes})
 
 
 def _run(capsys, values: dict, tmp_path) -> tuple[int, str]:

@@ -16,22 +16,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from helpers import TINY_RUN, write_tone
+from helpers import tiny_run_values, write_tone
 from simsvm.cli.main import main
 from simsvm.exceptions import ParameterError
 
 
 def _values(synth_root, tmp_path, **changes) -> dict:
-    return {
-        "name": "bad",
-        "dataset": "gtzan",
-        "data_dir": str(synth_root / "gtzan"),
-        "results_dir": str(tmp_path / "results"),
-        "cache_dir": str(tmp_path / "cache"),
-        **TINY_RUN,
-        "approaches": ["FL"],
-        **changes,
-    }
+    return tiny_run_values(synth_root, tmp_path, **changes)
 
 
 def _run(capsys, values: dict | None, tmp_path, *extra: str) -> tuple[int, str]:
