@@ -101,7 +101,7 @@ def _figure_html(figure) -> str:
     HTML export (an image output carries none, and nbconvert warns of each)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", bbox_inches="tight")
-    suptitle = figure._suptitle.get_text() if figure._suptitle is not None else ""
+    suptitle = figure.get_suptitle()
     title = suptitle or next((axis.get_title() for axis in figure.axes if axis.get_title()), "a figure")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">'
