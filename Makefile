@@ -65,8 +65,8 @@ widget-screenshot: install-browser
 	SIMSVM_WIDGET_RUN=results/demo/demo-gtzan $(BIN)/python -m pytest tests/browser -k kernel_widget
 	cp build/screenshots/kernel-widget.png docs/images/kernel-widget.png
 
-# The documentation site, into build/site/, every warning an error; the parameter page is
-# written from the configuration (python -m simsvm.cli.docs) and the tests check it is current.
+# The documentation site, into build/site/, every warning an error; the parameter and methods
+# pages are written from the code's declarations while it builds (simsvm.cli.docs, a mkdocs hook).
 $(VENV)/.installed-docs: $(VENV)/.installed
 	$(BIN)/pip install --quiet -e '.[dev,notebooks,dask,docs]'
 	touch $@

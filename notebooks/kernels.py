@@ -27,12 +27,10 @@ from typing import Optional
 run_dir: str = "results/demo/demo-gtzan"  # a run folder, relative to the project folder
 job: Optional[str] = None  # default: the first stored network, e.g. fold00-rbf
 epoch: Optional[int] = None  # default: the last evaluated epoch
-loss_kernel: str = "rbf"
-gamma: float = 0.5
-degree: int = 2
-offset: float = 0.0
+loss_kernel: str = "rbf"  # any kernel of `simsvm list kernels`
+loss_parameters: dict = {}  # e.g. {"gamma": 0.1}; a parameter not given takes its default
 svm_kernel: str = "rbf"
-svm_gamma: float = 0.5
+svm_parameters: dict = {}
 svm_c: float = 1.0
 interactive: bool = False
 
@@ -47,8 +45,8 @@ run_dir = resolve_path(run_dir)  # relative to the project folder, wherever the 
 jobs = stored_jobs(run_dir)
 print("stored networks:", ", ".join(jobs))
 view = kernel_view(
-    run_dir, job or jobs[0], epoch=epoch, loss_kernel=loss_kernel, gamma=gamma, degree=degree,
-    offset=offset, svm_kernel=svm_kernel, svm_gamma=svm_gamma, svm_c=svm_c,
+    run_dir, job or jobs[0], epoch=epoch, loss_kernel=loss_kernel, loss_parameters=loss_parameters,
+    svm_kernel=svm_kernel, svm_parameters=svm_parameters, svm_c=svm_c,
 )
 plt.show()
 print(f"epoch {view.epoch}: loss {view.loss:.2f} over {view.n_files} files; SVM scores {view.svm_scores}")

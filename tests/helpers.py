@@ -67,24 +67,22 @@ def small_training_data() -> TrainingData:
     return TrainingData(frames=store, targets=labels, annotations=np.eye(3)[labels], task="classification")
 
 
-def small_spec(
-    data: TrainingData, name: str, objective: str, seed: int, kernel=None, **extra
-) -> TrainingSpec:
-    """A tiny network's spec on :func:`small_training_data`; ``extra`` overrides any field."""
+def small_spec(data: TrainingData, name: str, loss: str, seed: int, kernel=None, **extra) -> TrainingSpec:
+    """A tiny network's spec on :func:`small_training_data`; ``loss`` 'baseline' is the paper's sse;
+    ``extra`` overrides any field."""
     settings = {
         "hidden_sizes": (12, 6),
         "epochs": 4,
         "eval_every": 2,
         "excerpt_length": 50,
         "batch_size": 8,
-        "baseline_loss": "sse",
         "learning_rate": 1.0,
         "rho": 0.95,
         "eps": 1e-6,
     }
     return TrainingSpec(
         name=name,
-        objective=objective,
+        loss="sse" if loss == "baseline" else loss,
         seed=seed,
         normaliser=Normaliser().fit(data.frames),
         kernel=kernel,
@@ -114,7 +112,7 @@ def plain_training(spec: TrainingSpec, data: TrainingData) -> list[tuple[int, fl
     network = Network(
         data.frames.n_features,
         spec.hidden_sizes,
-        n_outputs=data.annotations.shape[1] if spec.objective == "baseline" else None,
+        n_outputs=data.annotations.shape[1] if spec.has_output_layer else None,
     )
     optimiser = torch.optim.Adadelta(network.parameters(), lr=spec.learning_rate, rho=spec.rho, eps=spec.eps)
     rng = np.random.default_rng(spec.seed)
@@ -143,14 +141,12 @@ def plain_training(spec: TrainingSpec, data: TrainingData) -> list[tuple[int, fl
                 normaliser=spec.normaliser,
             )
             features = network.features(torch.from_numpy(excerpts))
-            if spec.objective == "similarity":
+            if spec.loss == "similarity":
                 annotations = torch.from_numpy(data.annotations[files]).to(features.dtype)
                 loss = similarity_loss(features, annotations, spec.kernel)
             else:
                 targets = torch.from_numpy(np.asarray(data.targets)[files])
-                loss = baseline_loss(
-                    network.predict(features), targets, task=data.task, kind=spec.baseline_loss
-                )
+                loss = baseline_loss(network.predict(features), targets, task=data.task, kind=spec.loss)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

@@ -5,7 +5,7 @@ from sklearn.metrics.pairwise import cosine_similarity, polynomial_kernel, rbf_k
 from sklearn.svm import SVC
 
 from simsvm.exceptions import ParameterError
-from simsvm.model.kernels import cosine, gram_matrix, make_kernel, polynomial, rbf
+from simsvm.model.kernels import KERNELS, gram_matrix, make_kernel
 from simsvm.model.losses import baseline_loss, similarity_loss
 
 
@@ -15,31 +15,33 @@ def points():
     return rng.standard_normal((7, 5)), rng.standard_normal((4, 5))
 
 
-def test_rbf_matches_sklearn(points):
+# Each declared kernel against scikit-learn's own implementation, with non-default parameters.
+SKLEARN_KERNELS = {
+    "rbf": ({"gamma": 0.3}, lambda x, y: rbf_kernel(x, y, gamma=0.3)),
+    "cosine": ({}, cosine_similarity),
+    "poly": (
+        {"degree": 3, "offset": 1.5},
+        lambda x, y: polynomial_kernel(x, y, degree=3, gamma=1.0, coef0=1.5),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SKLEARN_KERNELS))
+def test_kernels_match_sklearn(points, name):
     x, y = points
-    ours = rbf(torch.from_numpy(x), torch.from_numpy(y), gamma=0.5).numpy()
-    np.testing.assert_allclose(ours, rbf_kernel(x, y, gamma=0.5), rtol=1e-12)
+    values, reference = SKLEARN_KERNELS[name]
+    ours = make_kernel(name, **values)(torch.from_numpy(x), torch.from_numpy(y)).numpy()
+    np.testing.assert_allclose(ours, reference(x, y), rtol=1e-12)
+    np.testing.assert_allclose(gram_matrix(make_kernel(name, **values), x, y), reference(x, y), rtol=1e-12)
 
 
-def test_cosine_matches_sklearn(points):
-    x, y = points
-    np.testing.assert_allclose(
-        cosine(torch.from_numpy(x), torch.from_numpy(y)).numpy(), cosine_similarity(x, y), rtol=1e-12
-    )
-
-
-@pytest.mark.parametrize(("degree", "offset"), [(2, 0.0), (3, 1.5)])
-def test_polynomial_matches_sklearn(points, degree, offset):
-    x, y = points
-    ours = polynomial(torch.from_numpy(x), torch.from_numpy(y), degree=degree, offset=offset).numpy()
-    np.testing.assert_allclose(
-        ours, polynomial_kernel(x, y, degree=degree, gamma=1.0, coef0=offset), rtol=1e-12
-    )
+def test_every_declared_kernel_has_an_independent_check():
+    assert set(KERNELS) <= set(SKLEARN_KERNELS)
 
 
 def test_cosine_of_zero_vector_is_zero_not_nan():
     x = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
-    gram = cosine(x, x)
+    gram = make_kernel("cosine")(x, x)
     assert torch.isfinite(gram).all()
     assert gram[0, 1] == 0 and gram[1, 1] == pytest.approx(1.0)
 
@@ -48,9 +50,13 @@ def test_bad_kernel_arguments_are_named():
     with pytest.raises(ParameterError, match="sigmoid"):
         make_kernel("sigmoid")
     with pytest.raises(ParameterError, match="gamma"):
-        rbf(torch.zeros(2, 3), torch.zeros(2, 3), gamma=-1.0)
+        make_kernel("rbf", gamma=-1.0)
+    with pytest.raises(ParameterError, match="degree"):
+        make_kernel("poly", degree=1.5)
+    with pytest.raises(ParameterError, match="unknown parameter"):
+        make_kernel("cosine", gamma=1.0)
     with pytest.raises(ParameterError, match=r"\(2, 3\) and \(2, 4\)"):
-        cosine(torch.zeros(2, 3), torch.zeros(2, 4))
+        make_kernel("cosine")(torch.zeros(2, 3), torch.zeros(2, 4))
 
 
 def test_svm_on_our_gram_equals_sklearn_rbf_svm(points):
@@ -68,7 +74,7 @@ def test_svm_on_our_gram_equals_sklearn_rbf_svm(points):
     np.testing.assert_allclose(ours, reference, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", ["rbf", "cosine", "poly"])
+@pytest.mark.parametrize("name", list(KERNELS))
 def test_similarity_loss_is_zero_when_gram_matrices_match(name):
     annotations = torch.eye(4)[[0, 1, 2, 1, 0]].double()
     kernel = make_kernel(name)
@@ -88,7 +94,7 @@ def test_similarity_loss_by_hand():
     )
 
 
-@pytest.mark.parametrize("name", ["rbf", "cosine", "poly"])
+@pytest.mark.parametrize("name", list(KERNELS))
 def test_similarity_loss_gradient(name):
     torch.manual_seed(0)
     features = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
@@ -118,7 +124,7 @@ def test_baseline_cross_entropy_and_its_misuse():
         baseline_loss(logits, logits, task="regression", kind="cross_entropy")
 
 
-@pytest.mark.parametrize("name", ["rbf", "cosine", "poly"])
+@pytest.mark.parametrize("name", list(KERNELS))
 def test_the_plain_frobenius_norm_has_the_squared_loss_gradient_direction_at_another_scale(name):
     """Eq. 7's plain norm: the same descent direction within a batch, scaled by 1 / (2 L)."""
     kernel = make_kernel(name)

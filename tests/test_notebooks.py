@@ -18,6 +18,7 @@ from simsvm.cli.batch import NOTEBOOKS, _kernel_manager_class, check_parameters,
 from simsvm.cli.main import main
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.declared import DECLARED_KEYS
 from simsvm.experiment.results import load_features
 from simsvm.report.widgets import kernel_view, stored_jobs
 
@@ -73,12 +74,16 @@ def batch(synth_root, tmp_path_factory):
 
 def test_experiment_notebook_declares_every_config_key_and_no_default_of_its_own():
     declared = papermill.inspect_notebook(str(NOTEBOOKS / "experiment.ipynb"))
-    assert list(declared) == ["parameter_file", *ExperimentConfig.keys()]
+    general = ExperimentConfig.general_keys()
+    # the kernels' and losses' own keys, as many as are declared, travel as one mapping
+    assert list(declared) == ["parameter_file", *general, "kernel_and_loss_keys"]
+    assert set(general) | set(DECLARED_KEYS) == set(ExperimentConfig.keys())
     assert declared["workers"]["inferred_type_name"] == "Optional[int]"
     # the defaults live in the configuration only: every key is "not given" in the notebook
-    assert {
-        key: item["default"] for key, item in declared.items() if key != "parameter_file"
-    } == dict.fromkeys(ExperimentConfig.keys(), "...")
+    assert {key: item["default"] for key, item in declared.items() if key in general} == dict.fromkeys(
+        general, "..."
+    )
+    assert declared["kernel_and_loss_keys"]["default"] == "{}"
 
 
 def test_the_experiment_notebook_started_in_its_folder_finds_the_project(synth_root, tmp_path):

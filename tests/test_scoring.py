@@ -10,7 +10,7 @@ from sklearn.metrics import r2_score
 
 from simsvm.data.frames import FrameStore, Normaliser, frame_statistics
 from simsvm.exceptions import ParameterError
-from simsvm.experiment.protocol import FoldEvaluator, StatisticsJob
+from simsvm.experiment.protocol import FixedFeaturesJob, FoldEvaluator
 from simsvm.experiment.scoring import SvmChoice, SvmGrid, r_squared, score_predictions, tune_svm
 from simsvm.model.kernels import make_kernel
 from simsvm.report.confusion import best_approach, confusion_matrix
@@ -101,7 +101,7 @@ def test_regression_tunes_each_target_and_the_mean_row_has_no_single_choice():
         ({"C": [1], "gamma": [0.5], "fold": 3}, "rbf", r"svm_tuning: unknown key\(s\) \['fold'\]"),
         ({"gamma": [0.5]}, "rbf", "needs a list C"),
         ({"C": [1]}, "rbf", "the rbf SVM needs a list gamma"),
-        ({"C": [1], "gamma": [0.5]}, "cosine", "gamma applies to the rbf SVM only"),
+        ({"C": [1], "gamma": [0.5]}, "cosine", r"gamma applies to the rbf\b.* only"),
         ({"C": [], "gamma": [0.5]}, "rbf", r"svm_tuning.C: expected a non-empty list"),
         ({"C": [1, -2], "gamma": [0.5]}, "rbf", r"svm_tuning.C: values must be positive numbers, got -2"),
         ({"C": [1], "gamma": [0.5], "folds": 1}, "rbf", r"svm_tuning.folds: must be an integer >= 2"),
@@ -149,8 +149,13 @@ def test_stats_features_are_standardised_frame_statistics_whatever_the_normalisa
             snapshot
         )
 
-    job = StatisticsJob(
-        name="fold00-stats", train_indices=train, test_indices=test, epochs=(0, 5, 10), evaluator=evaluator
+    job = FixedFeaturesJob(
+        name="fold00-stats",
+        approach="Stats",
+        train_indices=train,
+        test_indices=test,
+        epochs=(0, 5, 10),
+        evaluator=evaluator,
     )
     evaluations = job(frame_statistics(store))
     np.testing.assert_allclose(seen["features"], expected, atol=1e-5)

@@ -7,8 +7,8 @@ regresses on those outputs (Jakubik & Kwaśnicka, Complexity 2018).
 
 from simsvm._version import __version__
 from simsvm.exceptions import DataError, ParameterError, SimsvmError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.config import ExperimentConfig, load_config
-from simsvm.names import APPROACHES
 
 __all__ = [
     "APPROACHES",

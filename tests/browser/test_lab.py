@@ -7,6 +7,7 @@ run there with "Run All Cells"; the checks read what the browser shows.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from simsvm.cli.batch import NOTEBOOKS
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.results import load_features
 from simsvm.experiment.run import run_experiment
+from simsvm.model.kernels import KERNELS
 
 # Output a notebook should never show: an error, or anything written to stderr.
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
@@ -91,7 +93,8 @@ def widget_run(stored_run) -> Path:
 
 
 def _slider(page, description: str):
-    return page.locator(".widget-slider").filter(has_text=description)
+    """The visible slider whose label starts with ``description`` ('RBF γ', not 'SVM RBF γ')."""
+    return page.locator(".widget-slider:visible").filter(has_text=re.compile("^" + re.escape(description)))
 
 
 def _dropdown(page, description: str):
@@ -110,7 +113,8 @@ def test_the_kernel_widget_renders_and_follows_its_controls(browser, lab, lab_ro
     status.wait_for(timeout=60_000)
     assert _errors(page) == []
     panel = page.locator(".widget-vbox").filter(has=status).last
-    assert panel.locator(".widget-slider").count() == 6  # epoch, RBF γ, poly p, poly b, SVM γ, SVM C
+    # epoch, the loss's RBF γ, the SVM's RBF γ and C: the chosen kernels' controls only
+    assert panel.locator(".widget-slider:visible").count() == 4
     assert panel.locator(".widget-dropdown select").count() == 3  # network, loss kernel, SVM kernel
     image = panel.locator(".widget-output img")
     first_text, first_image = status.inner_text(), image.get_attribute("src")
@@ -131,6 +135,18 @@ def test_the_kernel_widget_renders_and_follows_its_controls(browser, lab, lab_ro
     assert after_gamma != first_text and "rbf loss" in after_gamma
     assert image.get_attribute("src") != first_image
     panel.screenshot(path=str(screenshots / "kernel-widget-after.png"))
+
+    # every declared kernel as the loss's: its own controls appear, and the loss is recomputed
+    for name, kernel in KERNELS.items():
+        _dropdown(panel, "loss kernel").select_option(name)
+        page.wait_for_function(
+            "(text) => document.querySelector('.simsvm-kernel-status').innerText.includes(text)",
+            arg=f": {name} loss",
+        )
+        for parameter in kernel.parameters:
+            assert _slider(panel, f"{kernel.title} {parameter.symbol or parameter.name}").count() == 1, name
+        assert panel.locator(".widget-slider:visible").count() == 4 + len(kernel.parameters) - 1
+    _dropdown(panel, "loss kernel").select_option("rbf")
 
     # another SVM kernel: the SVM is refitted and scored again
     _dropdown(panel, "SVM kernel").select_option("cosine")

@@ -137,8 +137,14 @@ def _run_one(
     terminal: BatchTerminal,
 ) -> tuple[str, str, Path | None]:
     # Every key given, paths absolute: the notebook reads nothing else, wherever its kernel starts.
-    values = {**config.to_dict(), "results_dir": str(batch_dir.resolve()), "parameter_file": None}
-    values.update({key: str(Path(values[key]).resolve()) for key in PATH_KEYS if values[key] is not None})
+    # The kernels' and losses' keys travel as one mapping (the notebook declares them so).
+    everything = {**config.to_dict(), "results_dir": str(batch_dir.resolve())}
+    everything.update(
+        {key: str(Path(everything[key]).resolve()) for key in PATH_KEYS if everything[key] is not None}
+    )
+    general = ExperimentConfig.general_keys()
+    values = {key: everything[key] for key in general} | {"parameter_file": None}
+    values["kernel_and_loss_keys"] = {key: value for key, value in everything.items() if key not in general}
     terminal.started(config.name, batch_dir / config.name)
     try:
         _execute(
@@ -248,7 +254,9 @@ def _run_batch(
     configs: dict[str, tuple[Path, ExperimentConfig]] = {}
     for path in paths:
         config = load_config(path, overrides)
-        check_parameters(NOTEBOOKS / "experiment.ipynb", config.to_dict())
+        check_parameters(
+            NOTEBOOKS / "experiment.ipynb", {key: None for key in ExperimentConfig.general_keys()}
+        )
         if config.name in configs:
             raise ParameterError(
                 f"{path} and {configs[config.name][0]} both use the run name {config.name!r}"

@@ -1,7 +1,8 @@
 """What ``simsvm list`` prints: the datasets, approaches, kernels and parameter keys a run can name.
 
-Everything comes from the tables the code itself checks parameters against (the dataset
-registry, :mod:`simsvm.names`, the parameter dataclass), so the listing cannot fall behind them.
+Everything comes from the declarations the code itself checks parameters against (the dataset
+registry, the approaches, kernels and losses, the parameter dataclass), so the listing cannot
+fall behind them.
 """
 
 from __future__ import annotations
@@ -10,22 +11,14 @@ import shutil
 import textwrap
 
 from simsvm.data.datasets import REGISTRY, dataset_labels, dataset_options, dataset_task
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.reference import parameter_reference
-from simsvm.names import APPROACH_NETWORKS, APPROACHES, KERNELS
+from simsvm.model.kernels import KERNELS
+from simsvm.model.losses import LOSSES
 
 __all__ = ["LIST_SECTIONS", "listing"]
 
 LIST_SECTIONS = ("datasets", "approaches", "kernels", "keys")
-
-# What each approach is, in the paper's words (its section 3), for the listing only.
-_APPROACH_MEANINGS = {
-    "NN": "the baseline network's own output layer (no SVM)",
-    "FL": "an SVM / SVR on the baseline network's last GRU layer",
-    "RBF-SL": "an SVM / SVR on features trained with the similarity loss, RBF kernel",
-    "Cos-SL": "an SVM / SVR on features trained with the similarity loss, cosine kernel",
-    "Poly-SL": "an SVM / SVR on features trained with the similarity loss, polynomial kernel",
-    "Stats": "an SVM / SVR on each file's frame mean and standard deviation (no training)",
-}
 
 
 def listing(sections: tuple[str, ...] = LIST_SECTIONS) -> str:
@@ -53,22 +46,25 @@ def _datasets() -> str:
 
 
 def _approaches() -> str:
-    rows = [
-        (approach, APPROACH_NETWORKS[approach] or "none", _APPROACH_MEANINGS[approach])
-        for approach in APPROACHES
-    ]
-    lines = ["approaches (the network each trains; NN and FL share one):"]
-    lines += [f"  {approach:<8} network {network:<9} {meaning}" for approach, network, meaning in rows]
+    lines = ["approaches (* runs by default; the network each trains, none for fixed features):"]
+    for name, approach in APPROACHES.items():
+        network = approach.network.key if approach.network else "none"
+        tasks = "" if len(approach.tasks) > 1 else f" ({approach.tasks[0]} only)"
+        head = f" {'*' if approach.default else ' '}{name:<10} {network:<9} "
+        lines += _wrapped(head + approach.summary + tasks, indent=0, hanging=len(head))
     return "\n".join(lines)
 
 
 def _kernels() -> str:
-    return "\n".join(
-        [
-            "kernels (svm_kernel; the similarity losses use the same functions):",
-            "  " + ", ".join(KERNELS),
-        ]
-    )
+    lines = ["kernels (svm_kernel, and the similarity-type losses: one implementation for both):"]
+    for name, kernel in KERNELS.items():
+        keys = ", ".join(f"{name}_{p.name}" for p in kernel.parameters) or "no parameters"
+        lines += _wrapped(f"{name:<10} {kernel.title}; keys: {keys}", indent=2, hanging=13)
+    lines.append("losses (what each approach's network is trained with):")
+    for name, loss in LOSSES.items():
+        keys = "".join(f"; key {name}_{p.name}" for p in loss.parameters)
+        lines += _wrapped(f"{name:<14} {loss.title} ({loss.source}){keys}", indent=2, hanging=17)
+    return "\n".join(lines)
 
 
 def _keys() -> str:

@@ -20,8 +20,9 @@ import yaml
 
 from simsvm._version import __version__
 from simsvm.exceptions import ParameterError, SimsvmError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.config import yaml_problem
-from simsvm.names import DEFAULT_CELL_TIMEOUT_S
+from simsvm.names import DEFAULT_CELL_TIMEOUT_S, SCORE_METRICS
 
 __all__ = ["main"]
 
@@ -59,10 +60,11 @@ def _run(args: argparse.Namespace) -> int:
     table = run_experiment(config, parameters_file=str(args.parameters))
     final = table[
         (table.epoch == table.epoch.max())
-        & (table.metric != "train_loss")
+        & (table.metric.isin(SCORE_METRICS))
         & (table.target.isin(["all", "mean"]))
     ]
     summary = final.groupby("approach")["value"].agg(["mean", "std"]).round(3)
+    summary = summary.reindex([a for a in APPROACHES if a in summary.index])
     print(f"\n{config.name}: {summary.to_string()}\n\nresults: {config.run_dir / 'results.csv'}")
     return 0
 

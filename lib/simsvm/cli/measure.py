@@ -142,13 +142,12 @@ def bench_specs(data: TrainingData, models: int, epochs: int, train: int) -> lis
     normaliser = unit_normaliser()
     base = TrainingSpec(
         name="bench",
-        objective="similarity",
+        loss="similarity",
         seed=0,
         train_indices=tuple(range(train)),
         eval_indices=(0,),
         normaliser=normaliser,
         kernel=make_kernel("rbf"),
-        baseline_loss="sse",
         hidden_sizes=(100, 50),
         epochs=epochs,
         eval_every=epochs,

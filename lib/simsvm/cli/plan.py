@@ -21,9 +21,9 @@ from pathlib import Path
 from simsvm.cli.costs import PAPER_SIZES, training_flop
 from simsvm.data.datasets import Dataset, load_dataset
 from simsvm.exceptions import ResultsError, SimsvmError
+from simsvm.experiment.approaches import APPROACHES, trained_networks
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.results import finished_jobs, refuse_other_run
-from simsvm.names import APPROACH_NETWORKS
 from simsvm.train.schedule import evaluated_epochs
 
 __all__ = ["RunPlan", "describe_plan", "plan_run"]
@@ -82,9 +82,7 @@ class RunPlan:
 
 def plan_run(config: ExperimentConfig, dataset: Dataset | None = None) -> RunPlan:
     """The plan of ``config``'s run; ``dataset`` (its index, loaded) makes the partitions exact."""
-    networks = tuple(
-        n for n in dict.fromkeys(APPROACH_NETWORKS[a] for a in config.approaches) if n is not None
-    )
+    networks = tuple(network.key for network in trained_networks(config.approaches))
     train_files: tuple[int, ...] = ()
     if dataset is not None:
         from simsvm.experiment.partitions import partitions  # scikit-learn: only once data is read
@@ -121,10 +119,11 @@ def describe_plan(config: ExperimentConfig) -> str:
         notes.append(f"the run would stop at once: data_dir {config.data_dir} does not exist")
     plan = plan_run(config, dataset)
     unit = {"cv": "folds", "random_splits": "random splits", "split": "fixed split"}[config.protocol]
-    per_network = ", ".join(
-        f"{n} for {'/'.join(a for a in config.approaches if APPROACH_NETWORKS[a] == n)}"
+    readers = {
+        n: [a for a in config.approaches if getattr(APPROACHES[a].network, "key", None) == n]
         for n in plan.networks_per_partition
-    )
+    }
+    per_network = ", ".join(f"{n} for {'/'.join(names)}" for n, names in readers.items())
     model_epochs = plan.networks * config.epochs
     lines = [
         f"plan of {config.name} (dry run: reads the data index and a few files' headers, writes nothing)",

@@ -18,10 +18,11 @@ import pandas as pd
 import yaml
 
 from simsvm.exceptions import ResultsError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.progress import read_progress
 from simsvm.experiment.reference import parameter_reference
 from simsvm.experiment.results import RESULTS_FILE, finished_jobs, load_metadata, load_results
-from simsvm.names import APPROACHES, METRICS
+from simsvm.names import METRICS
 
 __all__ = ["RunScores", "compare_runs", "run_scores", "show_run"]
 
@@ -41,8 +42,9 @@ class RunScores:
     metric : str
         ``'accuracy'`` or ``'pearson_r'``.
     table : pandas.DataFrame
-        Indexed by approach (in :data:`~simsvm.names.APPROACHES` order): ``mean``, ``std`` (NaN
-        with one fold) and ``folds``.
+        Indexed by approach (in the order of
+        :data:`~simsvm.experiment.approaches.APPROACHES`): ``mean``, ``std`` (NaN with one fold)
+        and ``folds``.
     """
 
     epoch: int

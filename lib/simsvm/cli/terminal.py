@@ -18,9 +18,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from simsvm.exceptions import ResultsError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.progress import PROGRESS_FILE, read_progress
 from simsvm.experiment.results import load_metadata, load_results
-from simsvm.names import APPROACHES, METRICS
+from simsvm.names import METRICS
 
 __all__ = ["BatchTerminal", "run_headline"]
 

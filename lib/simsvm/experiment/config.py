@@ -22,19 +22,13 @@ import yaml
 
 from simsvm.data.datasets import REGISTRY, dataset_options, dataset_task
 from simsvm.exceptions import ParameterError
+from simsvm.experiment.approaches import APPROACHES
+from simsvm.experiment.declared import DECLARED_KEYS, declared_fields
 from simsvm.experiment.limits import check_folder_name, check_scheduler_address, check_upper_bounds
 from simsvm.experiment.svm_grid import SvmGrid
-from simsvm.names import (
-    APPROACHES,
-    BACKENDS,
-    BASELINE_LOSSES,
-    KERNELS,
-    MATMUL_PRECISIONS,
-    NORMALISATIONS,
-    PROTOCOLS,
-    SIMILARITY_NORMS,
-    TARGET_SCALES,
-)
+from simsvm.model.kernels import KERNELS
+from simsvm.model.losses import LOSSES
+from simsvm.names import BACKENDS, MATMUL_PRECISIONS, NORMALISATIONS, PROTOCOLS, TARGET_SCALES
 
 __all__ = [
     "EXECUTION_KEYS",
@@ -59,6 +53,7 @@ EXECUTION_KEYS = (
     "cache_dir",
     "progress",
     "save_features",
+    "embedding_file",
 )
 
 # Numeric keys and the values they may take (None, where the type allows it, is always allowed).
@@ -79,33 +74,37 @@ _RANGES = {
     "learning_rate": (lambda v: v > 0, "> 0"),
     "rho": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "eps": (lambda v: v > 0, "> 0"),
-    "rbf_gamma": (lambda v: v > 0, "> 0"),
-    "poly_degree": (lambda v: v >= 1, "a positive integer"),
-    "poly_offset": (lambda v: v >= 0, ">= 0"),
     "svm_c": (lambda v: v > 0, "> 0"),
-    "svm_gamma": (lambda v: v > 0, "> 0"),
     "workers": (lambda v: v >= 1, ">= 1 or null"),
     "threads_per_worker": (lambda v: v >= 1, ">= 1"),
     "stack_size": (lambda v: v >= 1, ">= 1 or null"),
 }
 
+# The losses of a network with an output layer (the NN/FL baseline's).
+_BASELINE_LOSSES = tuple(name for name, loss in LOSSES.items() if loss.reads == "outputs")
+
 _CHOICES = {
-    "baseline_loss": BASELINE_LOSSES,
+    "baseline_loss": _BASELINE_LOSSES,
     "normalisation": NORMALISATIONS,
-    "svm_kernel": KERNELS,
+    "svm_kernel": tuple(KERNELS),
     "backend": BACKENDS,
     "protocol": PROTOCOLS,
-    "similarity_norm": SIMILARITY_NORMS,
     "target_scale": TARGET_SCALES,
     "matmul_precision": MATMUL_PRECISIONS,
 }
 
 
+# The keys kernels and losses declare (rbf_gamma, supcon_temperature, svm_gamma, ...): keyword-only
+# fields of a base class, so that they may follow ExperimentConfig's required fields.
+_DeclaredKeys = dataclasses.make_dataclass("_DeclaredKeys", declared_fields(), kw_only=True)
+
+
 @dataclass
-class ExperimentConfig:
+class ExperimentConfig(_DeclaredKeys):
     """Parameters of one experiment (one dataset, one protocol, the chosen approaches).
 
-    Paths are taken relative to the working directory.  Defaults are the paper's settings.
+    Paths are taken relative to the working directory.  Defaults are the paper's settings.  Besides
+    the fields below, every kernel and loss declares its own keys (:mod:`simsvm.experiment.declared`).
     """
 
     # Each key's meaning is its field's metadata["help"]: the one place it is written, read by
@@ -129,10 +128,17 @@ class ExperimentConfig:
         },
     )
     approaches: list[str] = field(
-        default_factory=lambda: list(APPROACHES),
+        default_factory=lambda: [name for name, approach in APPROACHES.items() if approach.default],
         metadata={
-            "help": "the approaches to evaluate: NN, FL, RBF-SL, Cos-SL, Poly-SL, and Stats, "
-            "the baseline without training"
+            "help": "the approaches to evaluate (simsvm list approaches): by default the paper's five "
+            "and Stats, the baseline without training"
+        },
+    )
+    embedding_file: Optional[str] = field(  # noqa: UP045
+        default=None,
+        metadata={
+            "help": "for the Embedding approach: one vector per track (.npz with ids and features, "
+            ".csv or .parquet with an id column), matched to the dataset's track ids"
         },
     )
     folds: int = field(
@@ -194,14 +200,7 @@ class ExperimentConfig:
         default="sse",
         metadata={
             "help": "the NN/FL network's loss: sum of squared errors (sse, the paper's) "
-            "or cross_entropy (classification)"
-        },
-    )
-    similarity_norm: str = field(
-        default="squared",
-        metadata={
-            "help": "the similarity loss as the square of the Frobenius norm of K(F,F) - K(A,A) "
-            "(squared), or as eq. 7's plain norm (frobenius)"
+            "or cross_entropy (classification; the CE-FL approach trains that network beside it)"
         },
     )
     target_scale: str = field(
@@ -219,25 +218,15 @@ class ExperimentConfig:
             "it changes the numbers slightly and trains faster"
         },
     )
-    # similarity kernels (loss side)
-    rbf_gamma: float = field(default=0.5, metadata={"help": "the similarity loss's RBF kernel width gamma"})
-    poly_degree: int = field(default=2, metadata={"help": "the similarity loss's polynomial kernel degree"})
-    poly_offset: float = field(
-        default=0.0, metadata={"help": "the similarity loss's polynomial kernel offset"}
-    )
     # SVM / SVR
     svm_kernel: str = field(default="rbf", metadata={"help": "the SVM / SVR's kernel"})
     svm_c: float = field(default=1.0, metadata={"help": "the SVM / SVR's soft-margin penalty C"})
-    svm_gamma: float = field(
-        default=0.5,
-        metadata={"help": "the SVM / SVR's RBF width gamma (Stats' RBF takes 1 over its number of features)"},
-    )
     svm_tuning: Optional[dict[str, Any]] = field(  # noqa: UP045
         default=None,
         metadata={
             "help": "e.g. {C: [0.1, 1, 10], gamma: [0.005, 0.05, 0.5], folds: 3}: choose C (and the "
-            "RBF's gamma) per fold, approach and epoch by an inner cross-validation on the training "
-            "part only (null: svm_c and svm_gamma)"
+            "kernel's tunable parameters, e.g. the RBF's gamma) per fold, approach and epoch by an "
+            "inner cross-validation on the training part only (null: svm_c and svm_gamma)"
         },
     )
     # execution
@@ -281,15 +270,15 @@ class ExperimentConfig:
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
-            setattr(self, item.name, _coerce(item.name, getattr(self, item.name), _hints()[item.name]))
+            value = getattr(self, item.name)
+            if item.name in DECLARED_KEYS:
+                setattr(self, item.name, DECLARED_KEYS[item.name].parameter.check(value, key=item.name))
+            else:
+                setattr(self, item.name, _coerce(item.name, value, _hints()[item.name]))
         for key, choices in _CHOICES.items():
             if getattr(self, key) not in choices:
                 raise ParameterError(f"{key}: {getattr(self, key)!r} is not one of {list(choices)}")
-        unknown = [a for a in self.approaches if a not in APPROACHES]
-        if unknown or not self.approaches:
-            raise ParameterError(f"approaches: unknown {unknown}; choose from {list(APPROACHES)}")
-        if len(set(self.approaches)) != len(self.approaches):
-            raise ParameterError(f"approaches: listed twice in {self.approaches}")
+        self._check_approaches()
         for key, (allowed, rule) in _RANGES.items():
             value = getattr(self, key)
             if value is not None and not (math.isfinite(value) and allowed(value)):
@@ -319,16 +308,58 @@ class ExperimentConfig:
             raise ParameterError(f"target_scale: 'unit' maps regression targets; {self.dataset} has classes")
         if self.svm_tuning is not None:
             self.svm_tuning = SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel).to_dict()
+        self._svm_grid = (
+            None if self.svm_tuning is None else SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel)
+        )
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
         check_upper_bounds(dataclasses.asdict(self))
         check_folder_name("name", self.name)
         check_scheduler_address(self.scheduler)
 
+    def _check_approaches(self) -> None:
+        unknown = [a for a in self.approaches if a not in APPROACHES]
+        if unknown or not self.approaches:
+            raise ParameterError(f"approaches: unknown {unknown}; choose from {list(APPROACHES)}")
+        if len(set(self.approaches)) != len(self.approaches):
+            raise ParameterError(f"approaches: listed twice in {self.approaches}")
+        if self.dataset in REGISTRY:
+            task = dataset_task(self.dataset, self.dataset_options)
+            refused = [a for a in self.approaches if task not in APPROACHES[a].tasks]
+            if refused:
+                raise ParameterError(
+                    f"approaches: {refused} are for {' and '.join(APPROACHES[refused[0]].tasks)} only; "
+                    f"{self.dataset} is a {task} dataset"
+                )
+        wants_embedding = any(APPROACHES[a].features == "embedding" for a in self.approaches)
+        if wants_embedding != (self.embedding_file is not None):
+            raise ParameterError(
+                "embedding_file: the Embedding approach needs one (a file of one vector per track)"
+                if wants_embedding
+                else f"embedding_file: {self.embedding_file!r} is given, but Embedding is not an approach"
+            )
+        if self.baseline_loss == "cross_entropy" and "CE-FL" in self.approaches and "FL" in self.approaches:
+            raise ParameterError(
+                "baseline_loss: cross_entropy makes FL the same as CE-FL; "
+                "keep baseline_loss: sse to compare them"
+            )
+
+    @property
+    def svm_grid(self) -> SvmGrid | None:
+        """``svm_tuning`` as its typed grid (parsed once); ``None``: the fixed ``svm_c`` and ``svm_gamma``."""
+        return self._svm_grid
+
     @classmethod
     def keys(cls) -> list[str]:
-        """Every parameter name, in declaration order (the YAML keys and the notebook's parameters)."""
-        return [item.name for item in dataclasses.fields(cls)]
+        """Every parameter name (the YAML keys): the kernels' and losses' after ``matmul_precision``."""
+        general = cls.general_keys()
+        at = general.index("matmul_precision") + 1
+        return general[:at] + list(DECLARED_KEYS) + general[at:]
+
+    @classmethod
+    def general_keys(cls) -> list[str]:
+        """The keys of the suite itself, in declaration order (the experiment notebook lists these)."""
+        return [item.name for item in dataclasses.fields(cls) if item.name not in DECLARED_KEYS]
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "parameters") -> ExperimentConfig:
@@ -402,6 +433,8 @@ def allowed_values(key: str) -> str:
         return _RANGES[key][1]
     if key in _CHOICES:
         return ", ".join(_CHOICES[key])
+    if key in DECLARED_KEYS:
+        return DECLARED_KEYS[key].parameter.rule()
     if key == "dataset":
         return ", ".join(REGISTRY)
     if key == "approaches":

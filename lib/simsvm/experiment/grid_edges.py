@@ -18,9 +18,10 @@ import pandas as pd
 import yaml
 
 from simsvm.exceptions import ResultsError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.results import load_results
 from simsvm.experiment.svm_grid import SvmGrid
-from simsvm.names import APPROACHES, METRICS
+from simsvm.names import METRICS
 
 __all__ = ["GridEdge", "describe_grid_edges", "grid_edges", "run_grid_edges"]
 

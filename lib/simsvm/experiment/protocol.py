@@ -1,12 +1,14 @@
-"""The paper's protocol as jobs: one network per fold and approach, the Stats baseline, and scoring.
+"""The paper's protocol as jobs: one network per fold and approach, the untrained baselines, and scoring.
 
 :func:`plan_jobs` turns a parameter set and a dataset into ``(name, spec, evaluator)`` triples:
 for every fold (or split) of :func:`~simsvm.experiment.partitions.partitions`, one network per
-kind the approaches need (NN and FL share the baseline network), seeded from the run's seed.
-A :class:`FoldEvaluator` turns each snapshot of that network into an :class:`Evaluation`: result
-rows of the SVM / SVR on the fold's training features scored on its test features (and for NN
-of the network's own output), and the test files' predictions.  :func:`plan_statistics_jobs`
-gives the Stats baseline's :class:`StatisticsJob` per fold: no network, the same SVM.
+:class:`~simsvm.experiment.approaches.Network` the approaches read (NN and FL share the baseline
+network), seeded from the run's seed and the network's seed stream.  A :class:`FoldEvaluator`
+turns each snapshot of that network into an :class:`Evaluation`: result rows of the SVM / SVR on
+the fold's training features scored on its test features (and for NN of the network's own
+output), and the test files' predictions.  :func:`plan_fixed_jobs` gives a
+:class:`FixedFeaturesJob` per fold for each approach whose features are not trained (Stats'
+frame statistics, the embeddings you bring): no network, the same SVM.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import numpy as np
 from simsvm.data.datasets import Dataset
 from simsvm.data.frames import Normaliser
 from simsvm.exceptions import DataError
+from simsvm.experiment.approaches import APPROACHES, NETWORKS, SVM_SEED_STREAM, trained_networks
 from simsvm.experiment.config import ExperimentConfig
+from simsvm.experiment.declared import loss_kernel, loss_values, svm_kernel
 from simsvm.experiment.limits import check_partitions
 from simsvm.experiment.partitions import partitions
 from simsvm.experiment.scoring import (
@@ -31,35 +35,26 @@ from simsvm.experiment.scoring import (
     score_predictions,
     svm_predict,
 )
-from simsvm.model.kernels import Kernel, make_kernel
-from simsvm.names import APPROACH_NETWORKS
+from simsvm.model.kernels import Kernel
+from simsvm.model.losses import LOSSES
 from simsvm.train.spec import Snapshot, TrainingData, TrainingSpec, evaluated_epochs
 
 __all__ = [
     "Evaluation",
+    "FixedFeaturesJob",
     "FoldEvaluator",
-    "StatisticsJob",
     "job_seed",
+    "plan_fixed_jobs",
     "plan_jobs",
-    "plan_statistics_jobs",
-    "svm_grid",
 ]
-
-# Stable numbers for seeding, so that adding an approach never changes another network's seed.
-# "svm" seeds the inner folds of svm_tuning, shared by every approach of a fold.
-_NETWORK_IDS = {"baseline": 0, "rbf": 1, "cosine": 2, "poly": 3, "svm": 4}
 
 
 def job_seed(seed: int, fold: int, network: str) -> int:
-    """The seed of one network on one fold (weights, excerpts), or of the fold's inner SVM folds."""
-    return int(np.random.SeedSequence([seed, fold, _NETWORK_IDS[network]]).generate_state(1)[0])
-
-
-def svm_grid(config: ExperimentConfig) -> SvmGrid | None:
-    """The grid of ``svm_tuning``, or ``None`` for the fixed ``svm_c`` and ``svm_gamma``."""
-    if config.svm_tuning is None:
-        return None
-    return SvmGrid.from_dict(config.svm_tuning, kernel=config.svm_kernel)
+    """The seed of one network on one fold (weights, excerpts), or (``'svm'``) of the fold's inner
+    SVM folds; each network's seed stream (:class:`~simsvm.experiment.approaches.Network`) keeps
+    it apart from every other's, so adding an approach never changes another network's seed."""
+    stream = SVM_SEED_STREAM if network == "svm" else NETWORKS[network].seed_stream
+    return int(np.random.SeedSequence([seed, fold, stream]).generate_state(1)[0])
 
 
 @dataclass(frozen=True)
@@ -106,7 +101,7 @@ class FoldEvaluator:
     def __call__(self, snapshot: Snapshot) -> Evaluation:
         rows, predictions = [], {}
         for approach in self.approaches:
-            if approach == "NN":
+            if APPROACHES[approach].classifier == "network":
                 predicted = network_predictions(snapshot.outputs[self.n_train :], task=self.task)
                 choices = None
             else:
@@ -128,10 +123,12 @@ class FoldEvaluator:
                 for target, value in values.items():
                     choice = self._choice(choices, target)
                     rows.append(self._row(approach, snapshot.epoch, target, metric, value, choice))
-            if APPROACH_NETWORKS[approach] is not None:  # Stats trains nothing
+            if APPROACHES[approach].trains:
                 rows.append(
                     self._row(approach, snapshot.epoch, "all", "train_loss", snapshot.train_loss, None)
                 )
+                for key, value in snapshot.learned.items():  # rbf_gamma: learn, its value at this epoch
+                    rows.append(self._row(approach, snapshot.epoch, "all", key, value, None))
         return Evaluation(
             epoch=snapshot.epoch, rows=rows, features=snapshot.features, predictions=predictions
         )
@@ -164,44 +161,41 @@ class FoldEvaluator:
 
 
 @dataclass(frozen=True)
-class StatisticsJob:
-    """The Stats baseline on one fold: per-file frame statistics, standardised, into the same SVM.
+class FixedFeaturesJob:
+    """An approach without training on one fold: fixed features, standardised, into the same SVM.
 
-    Features are each file's mean and standard deviation over time of its normalised frames,
-    standardised per dimension on the fold's training files.  The frame normalisation is an
-    affine map per dimension, so after that standardisation it cancels: the statistics of the
-    raw frames (:func:`~simsvm.data.frames.frame_statistics`, computed once per run) give the
-    same features whichever normalisation the networks read.  Nothing is trained, so the scores
-    are computed once and filed under every evaluated epoch, which draws a flat line on the
-    curves and puts Stats in every table at every epoch.
+    Stats reads each file's mean and standard deviation over time of its frames, Embedding the
+    vectors of ``embedding_file``; either is standardised per dimension on the fold's training
+    files.  For Stats the frame normalisation is an affine map per dimension, so after that
+    standardisation it cancels: the statistics of the raw frames
+    (:func:`~simsvm.data.frames.frame_statistics`, computed once per run) give the same features
+    whichever normalisation the networks read.  Nothing is trained, so the scores are computed
+    once and filed under every evaluated epoch, which draws a flat line on the curves and puts
+    the approach in every table at every epoch.
     """
 
     name: str
+    approach: str
     train_indices: tuple[int, ...]
     test_indices: tuple[int, ...]
     epochs: tuple[int, ...]
     evaluator: FoldEvaluator
 
-    def __call__(self, statistics: np.ndarray) -> list[Evaluation]:
-        train = statistics[list(self.train_indices)]
+    def __call__(self, values: np.ndarray) -> list[Evaluation]:
+        """The evaluations of ``values`` ``(n_files, d)``, one row per file of the dataset."""
+        train = values[list(self.train_indices)]
         mean, spread = train.mean(axis=0), train.std(axis=0)
         spread = np.where(spread > 0, spread, 1.0)  # a dimension constant over the training part
-        features = (statistics[list(self.train_indices + self.test_indices)] - mean) / spread
+        features = (values[list(self.train_indices + self.test_indices)] - mean) / spread
         evaluation = self.evaluator(Snapshot(epoch=0, train_loss=math.nan, features=features))
         return [evaluation.at_epoch(epoch) for epoch in self.epochs]
-
-
-def _loss_kernel(config: ExperimentConfig, network: str) -> Kernel | None:
-    if network == "baseline":
-        return None
-    return make_kernel(network, gamma=config.rbf_gamma, degree=config.poly_degree, offset=config.poly_offset)
 
 
 def _checked_folds(config: ExperimentConfig, dataset: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
     """The run's folds, each checked against the inner CV of ``svm_tuning`` before anything trains."""
     folds = partitions(config, dataset)
     check_partitions(config, dataset, folds)
-    grid = svm_grid(config)
+    grid = config.svm_grid
     if grid is not None:
         for fold, (train, _) in enumerate(folds):
             inner_folds(
@@ -235,7 +229,7 @@ def _evaluator(
         svm_kernel=svm_kernel,
         svm_c=config.svm_c,
         job=job,
-        svm_grid=svm_grid(config),
+        svm_grid=config.svm_grid,
         svm_seed=job_seed(config.seed, fold, "svm"),
     )
 
@@ -269,24 +263,22 @@ def plan_jobs(
 
     ``normaliser`` is the dataset-wide one, or ``None`` to fit one per fold on its training files.
     """
-    networks = [n for n in dict.fromkeys(APPROACH_NETWORKS[a] for a in config.approaches) if n is not None]
-    svm_kernel = make_kernel(
-        config.svm_kernel, gamma=config.svm_gamma, degree=config.poly_degree, offset=config.poly_offset
-    )
+    kernel = svm_kernel(config)
     jobs = []
     for fold, (train, test) in enumerate(_checked_folds(config, dataset)):
         fold_normaliser = normaliser or Normaliser().fit(data.frames, train)
-        for network in networks:
-            seed = job_seed(config.seed, fold, network)
+        for network in trained_networks(config.approaches):
+            seed = job_seed(config.seed, fold, network.key)
+            loss = network.loss or config.baseline_loss
             spec = TrainingSpec(
-                name=f"fold{fold:02d}-{network}",
-                objective="baseline" if network == "baseline" else "similarity",
+                name=f"fold{fold:02d}-{network.key}",
+                loss=loss,
+                loss_parameters=tuple(loss_values(config, LOSSES[loss]).items()),
                 seed=seed,
                 train_indices=tuple(int(i) for i in train),
                 eval_indices=tuple(int(i) for i in np.concatenate([train, test])),
                 normaliser=fold_normaliser,
-                kernel=_loss_kernel(config, network),
-                baseline_loss=config.baseline_loss,
+                kernel=None if network.kernel is None else loss_kernel(config, network.kernel),
                 hidden_sizes=tuple(config.hidden_sizes),
                 epochs=config.epochs,
                 eval_every=config.eval_every,
@@ -295,44 +287,44 @@ def plan_jobs(
                 learning_rate=config.learning_rate,
                 rho=config.rho,
                 eps=config.eps,
-                similarity_norm=config.similarity_norm,
                 annotation_bounds=_annotation_bounds(config, dataset, train, fold),
                 matmul_precision=config.matmul_precision,
             )
-            approaches = tuple(a for a in config.approaches if APPROACH_NETWORKS[a] == network)
-            evaluator = _evaluator(
-                config, dataset, fold, train, test, approaches, seed, spec.name, svm_kernel
-            )
+            approaches = tuple(a for a in config.approaches if APPROACHES[a].network == network)
+            evaluator = _evaluator(config, dataset, fold, train, test, approaches, seed, spec.name, kernel)
             jobs.append((spec.name, spec, evaluator))
     return jobs
 
 
-def plan_statistics_jobs(config: ExperimentConfig, dataset: Dataset, n_features: int) -> list[StatisticsJob]:
-    """The Stats baseline's job per fold (none unless ``Stats`` is among the approaches).
+def plan_fixed_jobs(
+    config: ExperimentConfig, dataset: Dataset, widths: dict[str, int]
+) -> list[FixedFeaturesJob]:
+    """A :class:`FixedFeaturesJob` per fold for each approach without training (Stats, Embedding).
 
-    ``n_features`` is the frame dimension; the statistics have twice as many.  The paper's
-    ``svm_gamma`` = 0.5 suits 50 features in [-1, 1]; on 2 x 80 standardised statistics it would
-    make every pair of files nearly orthogonal, so an RBF SVM here takes gamma = 1 / n_features
-    of its own input, unless ``svm_tuning`` chooses it.
+    ``widths`` gives the dimension of each kind of fixed features (``'statistics'``: twice the
+    frame dimension; ``'embedding'``: the file's vectors').  The paper's ``svm_gamma`` = 0.5 suits
+    50 features in [-1, 1]; on 160 standardised statistics it would make every pair of files
+    nearly orthogonal, so a kernel with a gamma takes 1 / width of its own input here, unless
+    ``svm_tuning`` chooses it.
     """
-    if "Stats" not in config.approaches:
-        return []
-    width = 2 * n_features
-    svm_kernel = make_kernel(
-        config.svm_kernel, gamma=1.0 / width, degree=config.poly_degree, offset=config.poly_offset
-    )
     jobs = []
-    for fold, (train, test) in enumerate(_checked_folds(config, dataset)):
-        name = f"fold{fold:02d}-stats"
-        seed = job_seed(config.seed, fold, "svm")  # nothing is trained; the seed of its inner folds
-        evaluator = _evaluator(config, dataset, fold, train, test, ("Stats",), seed, name, svm_kernel)
-        jobs.append(
-            StatisticsJob(
-                name=name,
-                train_indices=tuple(int(i) for i in train),
-                test_indices=tuple(int(i) for i in test),
-                epochs=evaluated_epochs(config.epochs, config.eval_every),
-                evaluator=evaluator,
+    fixed = [a for a in config.approaches if APPROACHES[a].features != "network"]
+    folds = _checked_folds(config, dataset) if fixed else []
+    for approach in fixed:
+        features = APPROACHES[approach].features
+        kernel = svm_kernel(config, gamma=1.0 / widths[features])
+        for fold, (train, test) in enumerate(folds):
+            name = f"fold{fold:02d}-{approach.lower()}"
+            seed = job_seed(config.seed, fold, "svm")  # nothing is trained; the seed of its inner folds
+            evaluator = _evaluator(config, dataset, fold, train, test, (approach,), seed, name, kernel)
+            jobs.append(
+                FixedFeaturesJob(
+                    name=name,
+                    approach=approach,
+                    train_indices=tuple(int(i) for i in train),
+                    test_indices=tuple(int(i) for i in test),
+                    epochs=evaluated_epochs(config.epochs, config.eval_every),
+                    evaluator=evaluator,
+                )
             )
-        )
     return jobs

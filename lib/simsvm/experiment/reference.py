@@ -59,10 +59,11 @@ class ParameterDoc:
 
 
 def parameter_reference() -> list[ParameterDoc]:
-    """Every key of :class:`~simsvm.experiment.config.ExperimentConfig`, in declaration order."""
+    """Every key of :class:`~simsvm.experiment.config.ExperimentConfig`, in the order of its ``keys()``."""
     hints = typing.get_type_hints(ExperimentConfig)
     docs = []
-    for item in dataclasses.fields(ExperimentConfig):
+    by_key = {item.name: item for item in dataclasses.fields(ExperimentConfig)}
+    for item in (by_key[key] for key in ExperimentConfig.keys()):
         required = item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING
         if required:
             default = None

@@ -1,7 +1,7 @@
 """One parameter file end to end: data, frames, the protocol's jobs, training, results on disk.
 
 :func:`run_experiment` is the whole pipeline: load the dataset and its frames
-(:func:`prepare_data`), plan one training job per fold and network
+(:func:`~simsvm.experiment.inputs.prepare_data`), plan one training job per fold and network
 (:func:`~simsvm.experiment.protocol.plan_jobs`), run the jobs through a backend, and write each
 finished network's result rows, features and provenance, then the tidy results table.  A run
 that was killed resumes: finished jobs are read back, not recomputed.
@@ -21,17 +21,16 @@ import torch
 
 from simsvm._io import write_json_atomic
 from simsvm._version import __version__
-from simsvm.data.datasets import Dataset, load_dataset
-from simsvm.data.frames import FrameParameters, Normaliser, frame_statistics, load_frames
-from simsvm.exceptions import DataError, ParameterError
+from simsvm.data.datasets import Dataset
+from simsvm.data.frames import Normaliser, frame_statistics
+from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.grid_edges import describe_grid_edges, grid_edges
+from simsvm.experiment.inputs import RunInputs, prepare_data
 from simsvm.experiment.integrity import job_problem
-from simsvm.experiment.limits import check_data
 from simsvm.experiment.lock import RunLock
-from simsvm.experiment.partitions import protocol_tracks
 from simsvm.experiment.progress import RunProgress
-from simsvm.experiment.protocol import Evaluation, StatisticsJob, plan_jobs, plan_statistics_jobs
+from simsvm.experiment.protocol import Evaluation, FixedFeaturesJob, plan_fixed_jobs, plan_jobs
 from simsvm.experiment.results import (
     data_digest,
     finished_jobs,
@@ -49,70 +48,9 @@ from simsvm.train.jobs import make_backend, train_set
 from simsvm.train.schedule import evaluated_epochs
 from simsvm.train.spec import TrainingData, TrainingSpec, unit_scaled
 
-__all__ = ["prepare_data", "run_experiment"]
+__all__ = ["run_experiment"]
 
 log = logging.getLogger(__name__)
-
-
-def prepare_data(config: ExperimentConfig) -> tuple[Dataset, TrainingData, dict]:
-    """Load the dataset and its frames, and say what was read, skipped and padded.
-
-    Unreadable audio is skipped and reported (or fatal with ``skip_unreadable: false``); files
-    shorter than one excerpt are zero-padded in training and reported.
-
-    Returns
-    -------
-    dataset : Dataset
-        The tracks that have frames.
-    data : TrainingData
-    report : dict
-        ``indexed`` (tracks the loader found), ``used``, ``skipped`` (what and why), ``padded``
-        (track ids shorter than ``excerpt_length`` frames).
-    """
-    if not Path(config.data_dir).is_dir():
-        raise DataError(
-            f"data_dir: {config.data_dir} does not exist (generated data: "
-            f"`simsvm data synth --out {Path(config.data_dir).parent}`)"
-        )
-    options = config.dataset_options
-    dataset = load_dataset(config.dataset, config.data_dir, cache_dir=config.cache_dir, **options)
-    indexed = len(dataset)
-    dataset = protocol_tracks(config, dataset)  # protocol: split reads its splits' files only
-    params = FrameParameters(
-        sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length, n_mels=config.n_mels
-    )
-    frames, unreadable = load_frames(
-        dataset.audio_paths,
-        params=params,
-        cache_dir=config.cache_dir,
-        on_error="skip" if config.skip_unreadable else "raise",
-        progress=config.progress,
-    )
-    skipped = list(dataset.skipped) + [(str(dataset.audio_paths[i]), why) for i, why in unreadable]
-    if unreadable:
-        bad = {i for i, _ in unreadable}
-        dataset = dataset.subset([i for i in range(len(dataset)) if i not in bad])
-        dataset.skipped = skipped
-    check_data(config, dataset, frames.lengths)  # one class, constant targets, excerpts past every end
-    padded = [dataset.track_ids[i] for i in np.flatnonzero(frames.lengths < config.excerpt_length)]
-    for what, why in skipped:
-        log.warning("%s: skipped %s (%s)", config.dataset, what, why)
-    if padded:
-        log.warning(
-            "%s: %d file(s) shorter than %d frames are zero-padded in training: %s",
-            config.dataset,
-            len(padded),
-            config.excerpt_length,
-            ", ".join(padded[:5]),
-        )
-    data = TrainingData(
-        frames=frames,
-        targets=dataset.targets,
-        annotations=dataset.annotations(),
-        task=dataset.task,
-    )
-    report = {"indexed": indexed, "used": len(dataset), "skipped": skipped, "padded": padded}
-    return dataset, data, report
 
 
 def _metadata(
@@ -216,21 +154,24 @@ def _write_network(
     )
 
 
-def _run_statistics_jobs(
+def _run_fixed_jobs(
     run_dir: Path,
     config: ExperimentConfig,
-    dataset: Dataset,
-    data: TrainingData,
-    jobs: list[StatisticsJob],
+    inputs: RunInputs,
+    jobs: list[FixedFeaturesJob],
     session: dict,
     parameters_file: str | None,
 ) -> None:
-    """The Stats baseline of every fold not yet done: no training, so it runs here, before the networks."""
-    if not jobs:
-        return
-    statistics = frame_statistics(data.frames)
+    """The approaches without training (Stats, Embedding) on every fold not yet done: they run
+    here, before the networks."""
+    dataset = inputs.dataset
+    features = {}
+    if any(job.approach == "Stats" for job in jobs):
+        features["Stats"] = frame_statistics(inputs.data.frames)
+    if inputs.embeddings is not None:
+        features["Embedding"] = inputs.embeddings
     for job in jobs:
-        evaluated = job(statistics)
+        evaluated = job(features[job.approach])
         provenance = _provenance(config, job.name, job.evaluator.seed, "main", session, parameters_file)
         provenance["backend"] = None  # nothing trained
         predictions = _predictions(
@@ -325,11 +266,17 @@ def _run_locked(
     refuse_other_run(config)  # before the (long) frame extraction; nothing is written until data loads
     if config.run_dir.is_dir():
         lock.acquire()  # a second run of an existing folder stops here, before the frames
-    dataset, data, load_report = prepare_data(config)
+    inputs = prepare_data(config)
+    dataset, data, load_report = inputs.dataset, inputs.data, inputs.report
     normaliser = Normaliser().fit(data.frames) if config.normalisation == "dataset" else None
     jobs = plan_jobs(config, dataset, data, normaliser)
-    statistics_jobs = plan_statistics_jobs(config, dataset, data.frames.n_features)
+    widths = {"statistics": 2 * data.frames.n_features}
+    if inputs.embeddings is not None:
+        widths["embedding"] = inputs.embeddings.shape[1]
+    statistics_jobs = plan_fixed_jobs(config, dataset, widths)
     fingerprint = dataset.fingerprint()
+    if inputs.embeddings_digest is not None:  # a changed embedding file is other data
+        fingerprint["embedding_file"] = inputs.embeddings_digest
     digest = data_digest(fingerprint)
     # before anything is written: a backend that cannot be had (no CUDA, no dask) is bad input
     backend = backend or make_backend(
@@ -365,11 +312,10 @@ def _run_locked(
     }
     metadata = _metadata(config, dataset, load_report, jobs, session, earlier, parameters_file)
     write_json_atomic(metadata_path, metadata)
-    _run_statistics_jobs(
+    _run_fixed_jobs(
         run_dir,
         config,
-        dataset,
-        data,
+        inputs,
         [job for job in statistics_jobs if job.name not in done],
         session,
         parameters_file,

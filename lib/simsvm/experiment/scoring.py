@@ -2,14 +2,13 @@
 
 The SVM is fitted on a precomputed Gram matrix from :mod:`simsvm.model.kernels`, so the kernel the
 network learned against and the kernel the SVM uses are the same function by construction.
-With an :class:`SvmGrid`, C (and the RBF's gamma) are chosen by an inner cross-validation on the
+With an :class:`SvmGrid`, C (and a tunable gamma) are chosen by an inner cross-validation on the
 training files alone, as the paper did once for Emotify (its section 2.6); the test files are
 never seen by that choice.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -124,7 +123,7 @@ def tune_svm(
     gammas = grid.gamma if grid.gamma is not None else (None,)
     best: list[tuple[float, SvmChoice] | None] = [None] * len(columns)
     for gamma in gammas:
-        bound = kernel if gamma is None else dataclasses.replace(kernel, gamma=gamma)
+        bound = kernel if gamma is None else kernel.bound(gamma=gamma)
         gram = gram_matrix(bound, features)
         for C in grid.C:
             for column, values in enumerate(columns):
@@ -182,14 +181,14 @@ def svm_predict(
         raise ParameterError(f"unknown task {task!r}")
     n_columns = 1 if task == "classification" else train_targets.shape[1]
     if grid is None:
-        choices = [SvmChoice(C=C, gamma=kernel.gamma if kernel.name == "rbf" else None)] * n_columns
+        choices = [SvmChoice(C=C, gamma=kernel.values.get("gamma"))] * n_columns
     else:
         choices = tune_svm(train_features, train_targets, task=task, kernel=kernel, grid=grid, seed=seed)
     grams: dict[float | None, tuple[np.ndarray, np.ndarray]] = {}
     predictions = []
     for column, choice in enumerate(choices):
         if choice.gamma not in grams:
-            bound = kernel if choice.gamma is None else dataclasses.replace(kernel, gamma=choice.gamma)
+            bound = kernel if choice.gamma is None else kernel.bound(gamma=choice.gamma)
             grams[choice.gamma] = (
                 gram_matrix(bound, train_features),
                 gram_matrix(bound, test_features, train_features),

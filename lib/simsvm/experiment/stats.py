@@ -23,11 +23,11 @@ from scipy import stats as scipy_stats
 
 from simsvm.data.datasets import ordered_targets
 from simsvm.exceptions import ParameterError, ResultsError
+from simsvm.experiment.approaches import DEFAULT_COMPARISONS
 from simsvm.experiment.results import load_metadata, load_results
 from simsvm.names import METRICS
 
 __all__ = [
-    "DEFAULT_COMPARISONS",
     "TestResult",
     "corrected_resampled_ttest",
     "paired_ttest",
@@ -35,10 +35,6 @@ __all__ = [
     "significance_table",
     "welch_ttest",
 ]
-
-
-# The paper's comparisons (its section 3.3) and ours against the baseline without training.
-DEFAULT_COMPARISONS = (("RBF-SL", "NN"), ("RBF-SL", "FL"), ("RBF-SL", "Stats"))
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from simsvm.exceptions import ParameterError
+from simsvm.model.kernels import KERNELS
 
-__all__ = ["SvmGrid"]
+__all__ = ["SvmGrid", "tunable_parameters"]
+
+# The results table records the searched value in one column, svm_gamma; a kernel whose tunable
+# parameter has another name needs a column of its own there (simsvm.experiment.results).
+_RECORDED = ("gamma",)
+for _kernel in KERNELS.values():
+    for _parameter in _kernel.parameters:
+        if _parameter.tunable and _parameter.name not in _RECORDED:
+            raise ImportError(
+                f"{_kernel.name}: tunable {_parameter.name!r} has no column in the results table"
+            )
+
+
+def tunable_parameters(kernel: str) -> tuple[str, ...]:
+    """The parameters of ``kernel`` that ``svm_tuning`` searches (``('gamma',)`` for the RBF)."""
+    return tuple(p.name for p in KERNELS[kernel].parameters if p.tunable)
 
 
 @dataclass(frozen=True)
@@ -24,7 +40,7 @@ class SvmGrid:
     C : tuple of float
         Soft-margin penalties to try.
     gamma : tuple of float, optional
-        RBF widths to try; only the RBF kernel has one (``None`` for the others).
+        Widths to try, for a kernel with a tunable gamma (RBF, Laplacian; ``None`` for the others).
     folds : int
         Inner folds over the training part of each outer fold.
     """
@@ -42,10 +58,13 @@ class SvmGrid:
             raise ParameterError(f"svm_tuning: unknown key(s) {unknown}; it takes {sorted(known)}")
         if "C" not in values:
             raise ParameterError("svm_tuning: needs a list C of soft-margin penalties to choose from")
-        if kernel == "rbf" and "gamma" not in values:
-            raise ParameterError("svm_tuning: the rbf SVM needs a list gamma of widths to choose from")
-        if kernel != "rbf" and "gamma" in values:
-            raise ParameterError(f"svm_tuning: gamma applies to the rbf SVM only; svm_kernel is {kernel!r}")
+        tunable = tunable_parameters(kernel)
+        if "gamma" in tunable and "gamma" not in values:
+            raise ParameterError(f"svm_tuning: the {kernel} SVM needs a list gamma of widths to choose from")
+        if "gamma" not in tunable and "gamma" in values:
+            having = [name for name in KERNELS if "gamma" in tunable_parameters(name)]
+            svms = f"{' and '.join(having)} SVM{'s' if len(having) > 1 else ''}"
+            raise ParameterError(f"svm_tuning: gamma applies to the {svms} only; svm_kernel is {kernel!r}")
         folds = values.get("folds", 3)
         if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
             raise ParameterError(f"svm_tuning.folds: must be an integer >= 2, got {folds!r}")

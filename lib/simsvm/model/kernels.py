@@ -1,106 +1,191 @@
-"""Kernel functions shared by the similarity loss and the SVM.
+"""Kernels of the similarity loss and of the SVM: one declaration each, one implementation for both.
 
 The paper's point is that the network learns the similarity the SVM will use.  Keeping both in
-one module makes that literal: the loss evaluates ``kernel(F, F)`` on torch tensors during
-training and the SVM is fitted on the precomputed ``kernel(F_train, F_train)`` from the very same
-function (see :mod:`simsvm.experiment.scoring`).
+one class makes that literal: the loss evaluates ``kernel(F, F)`` on torch tensors during
+training and the SVM is fitted on the precomputed ``kernel(F_train, F_train)`` of the very same
+object (:func:`gram_matrix`, used by :mod:`simsvm.experiment.scoring`).
 
-All functions take ``x`` of shape ``(n, d)`` and ``y`` of shape ``(m, d)`` and return the
+A kernel is a subclass of :class:`Kernel` with a ``name``, its :class:`Parameter` list and a
+``gram`` method; defining the class registers it in :data:`KERNELS`, and from there the
+configuration (``svm_kernel``, ``<name>_<parameter>`` keys), ``svm_tuning``, the documentation and
+the kernel widget take it.  ``gram`` uses tensor methods only, so this module imports no torch.
+
+Every ``gram`` takes ``x`` of shape ``(n, d)`` and ``y`` of shape ``(m, d)`` and returns the
 ``(n, m)`` Gram matrix, differentiably.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
-import torch
 
 from simsvm.exceptions import ParameterError
-from simsvm.names import KERNELS
+from simsvm.model.parameters import LEARN, Parameter
 
-__all__ = ["Kernel", "cosine", "gram_matrix", "make_kernel", "polynomial", "rbf"]
+__all__ = ["KERNELS", "Cosine", "Kernel", "Polynomial", "Rbf", "gram_matrix", "make_kernel"]
 
-# Below this norm a vector is treated as zero by the cosine kernel.
-_COSINE_EPS = 1e-12
-
-
-def _check_pair(x: torch.Tensor, y: torch.Tensor) -> None:
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ParameterError(
-            f"kernels take matrices (n, d) and (m, d); got {tuple(x.shape)} and {tuple(y.shape)}"
-        )
+# Every kernel by name, in the order of the documentation and the widget: filled by Kernel subclasses.
+KERNELS: dict[str, type[Kernel]] = {}
 
 
-def rbf(x: torch.Tensor, y: torch.Tensor, *, gamma: float = 0.5) -> torch.Tensor:
-    """Gaussian kernel ``exp(-gamma * ||x - y||^2)``.
-
-    The squared distance is taken from explicit differences rather than the
-    ``|x|^2 + |y|^2 - 2 x.y`` expansion: batches here are small (~100 x 50) and the expansion
-    cancels catastrophically for near-identical rows, which gives ``sqrt``-free but noisy
-    gradients around the diagonal.
-    """
-    _check_pair(x, y)
-    if gamma <= 0:
-        raise ParameterError(f"rbf gamma must be positive, got {gamma!r}")
-    squared_distance = (x.unsqueeze(1) - y.unsqueeze(0)).pow(2).sum(dim=-1)
-    return torch.exp(-gamma * squared_distance)
-
-
-def cosine(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Cosine similarity ``x.y / (|x| |y|)``; a zero vector has similarity 0 to everything."""
-    _check_pair(x, y)
-    x_norm = x.norm(dim=1, keepdim=True).clamp_min(_COSINE_EPS)
-    y_norm = y.norm(dim=1, keepdim=True).clamp_min(_COSINE_EPS)
-    return (x / x_norm) @ (y / y_norm).T
-
-
-def polynomial(x: torch.Tensor, y: torch.Tensor, *, degree: int = 2, offset: float = 0.0) -> torch.Tensor:
-    """Polynomial kernel ``(x.y + offset) ** degree`` (the paper's p = 2, b = 0)."""
-    _check_pair(x, y)
-    if int(degree) != degree or degree < 1:
-        raise ParameterError(f"polynomial degree must be a positive integer, got {degree!r}")
-    return (x @ y.T + offset).pow(int(degree))
-
-
-_FUNCTIONS = {"rbf": rbf, "cosine": cosine, "poly": polynomial}
-if tuple(_FUNCTIONS) != KERNELS:  # one table of names: a kernel named there must exist here
-    raise ImportError(f"simsvm.names.KERNELS {KERNELS} and the kernel functions {tuple(_FUNCTIONS)} disagree")
-
-
-@dataclass(frozen=True)
 class Kernel:
     """A kernel with its hyper-parameters bound; picklable, so it can travel to worker processes.
 
+    Subclasses set ``name`` (the key in parameter files), ``title`` (as printed), ``formula``
+    (for the documentation), ``parameters`` and implement :meth:`gram`.
+
     Parameters
     ----------
-    name : {'rbf', 'cosine', 'poly'}
-    gamma : float
-        RBF width (1 / squared feature units).  Ignored by the other kernels.
-    degree, offset : int, float
-        Polynomial degree ``p`` and offset ``b``.  Ignored by the other kernels.
+    **values
+        A value per parameter (defaults: each :class:`Parameter`'s ``default``); a learnable one
+        may be ``'learn'``, for the training loop to bind a trained value (:meth:`bound`).
     """
 
-    name: str
-    gamma: float = 0.5
-    degree: int = 2
-    offset: float = 0.0
+    name: ClassVar[str]
+    title: ClassVar[str]
+    formula: ClassVar[str]
+    parameters: ClassVar[tuple[Parameter, ...]] = ()
 
-    def __post_init__(self) -> None:
-        if self.name not in KERNELS:
-            raise ParameterError(f"unknown kernel {self.name!r}; choose one of {list(KERNELS)}")
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name in KERNELS:
+            raise ImportError(f"kernel {cls.name!r} is declared twice")
+        KERNELS[cls.name] = cls
 
-    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if self.name == "rbf":
-            return rbf(x, y, gamma=self.gamma)
-        if self.name == "poly":
-            return polynomial(x, y, degree=self.degree, offset=self.offset)
-        return cosine(x, y)
+    def __init__(self, **values: Any) -> None:
+        known = {parameter.name: parameter for parameter in self.parameters}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ParameterError(
+                f"{self.name} kernel: unknown parameter(s) {unknown}; it takes {sorted(known)}"
+            )
+        self.values = {
+            name: parameter.check(values.get(name, parameter.default), key=f"{self.name} {name}")
+            for name, parameter in known.items()
+        }
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """The parameters set to ``'learn'``: trained with the network."""
+        return tuple(name for name, value in self.values.items() if isinstance(value, str) and value == LEARN)
+
+    def bound(self, **values: Any) -> Kernel:
+        """The same kernel with some values replaced, unchecked: a trained tensor, a grid's value."""
+        kernel = object.__new__(type(self))
+        kernel.values = {**self.values, **values}
+        return kernel
+
+    def started(self) -> Kernel:
+        """The kernel a learned one starts from: each learned parameter at its default."""
+        defaults = {p.name: p.default for p in self.parameters if p.name in self.learned}
+        return self.bound(**defaults) if defaults else self
+
+    def __call__(self, x, y):
+        if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+            raise ParameterError(
+                f"kernels take matrices (n, d) and (m, d); got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
+        if self.learned:
+            raise ParameterError(f"{self.name} kernel: {list(self.learned)} are learned; bind their values")
+        return self.gram(x, y, **self.values)
+
+    def gram(self, x, y, **values: Any):
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and other.values == self.values
+
+    def __hash__(self) -> int:
+        return hash((self.name, tuple(sorted(self.values.items()))))
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{name}={value!r}" for name, value in self.values.items())
+        return f"{type(self).__name__}({values})"
 
 
-def make_kernel(name: str, *, gamma: float = 0.5, degree: int = 2, offset: float = 0.0) -> Kernel:
-    """Bind a kernel's hyper-parameters; raises :class:`ParameterError` for an unknown name."""
-    return Kernel(name=name, gamma=float(gamma), degree=int(degree), offset=float(offset))
+def _differences(x, y):
+    return x.unsqueeze(1) - y.unsqueeze(0)
+
+
+class Rbf(Kernel):
+    """Gaussian kernel.
+
+    The squared distance is taken from explicit differences rather than the
+    ``|x|^2 + |y|^2 - 2 x.y`` expansion: batches here are small (~100 x 50) and the expansion
+    cancels catastrophically for near-identical rows, which gives noisy gradients around the diagonal.
+    """
+
+    name = "rbf"
+    title = "RBF"
+    formula = r"k(x, y) = \exp(-\gamma \lVert x - y \rVert_2^2)"
+    parameters = (
+        Parameter(
+            "gamma",
+            0.5,
+            "the RBF kernel's width gamma (1 / squared feature units)",
+            minimum=0,
+            open_minimum=True,
+            tunable=True,
+            learnable=True,
+            symbol="γ",
+            widget_range=(1e-3, 10.0),
+            log_scale=True,
+        ),
+    )
+
+    def gram(self, x, y, *, gamma):
+        return (-gamma * _differences(x, y).pow(2).sum(dim=-1)).exp()
+
+
+class Cosine(Kernel):
+    """Cosine similarity; a zero vector (norm below 1e-12) has similarity 0 to everything."""
+
+    name = "cosine"
+    title = "cosine"
+    formula = r"k(x, y) = \frac{x^\top y}{\lVert x \rVert \, \lVert y \rVert}"
+
+    def gram(self, x, y):
+        x_norm = x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        y_norm = y.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        return (x / x_norm) @ (y / y_norm).T
+
+
+class Polynomial(Kernel):
+    """Polynomial kernel (the paper's p = 2, b = 0)."""
+
+    name = "poly"
+    title = "polynomial"
+    formula = r"k(x, y) = (x^\top y + b)^p"
+    parameters = (
+        Parameter(
+            "degree",
+            2,
+            "the polynomial kernel's degree p",
+            minimum=1,
+            integer=True,
+            symbol="p",
+            widget_range=(1, 5),
+        ),
+        Parameter(
+            "offset",
+            0.0,
+            "the polynomial kernel's offset b",
+            minimum=0,
+            symbol="b",
+            widget_range=(0.0, 5.0),
+        ),
+    )
+
+    def gram(self, x, y, *, degree, offset):
+        return (x @ y.T + offset).pow(int(degree))
+
+
+def make_kernel(name: str, **values: Any) -> Kernel:
+    """The kernel ``name`` with ``values`` bound; :class:`ParameterError` for an unknown name or value."""
+    if name not in KERNELS:
+        raise ParameterError(f"unknown kernel {name!r}; choose one of {list(KERNELS)}")
+    return KERNELS[name](**values)
 
 
 def gram_matrix(kernel: Kernel, x: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
@@ -116,6 +201,8 @@ def gram_matrix(kernel: Kernel, x: np.ndarray, y: np.ndarray | None = None) -> n
     -------
     np.ndarray, shape (n, m)
     """
+    import torch  # deferred: reading a parameter file imports this module
+
     # Copies: torch allocates them aligned, so MKL takes the same path whatever numpy's alignment.
     x_t = torch.tensor(np.asarray(x, dtype=np.float64))
     y_t = x_t if y is None else torch.tensor(np.asarray(y, dtype=np.float64))

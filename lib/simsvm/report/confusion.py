@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from simsvm.exceptions import ResultsError
-from simsvm.names import APPROACHES
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.report.style import unit_phrase
 
 __all__ = ["best_approach", "confusion_matrix", "plot_confusion"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from simsvm.data.datasets import emotify
+from simsvm.experiment.approaches import PAPER_APPROACHES
 
 __all__ = [
     "PAPER_APPROACHES",
@@ -22,9 +23,6 @@ __all__ = [
     "PAPER_SIGNIFICANCE_DATASETS",
     "paper_significance",
 ]
-
-# The approaches the paper compares (Stats is ours).
-PAPER_APPROACHES = ("NN", "FL", "RBF-SL", "Cos-SL", "Poly-SL")
 
 # Paper Table 2: Pearson's R on Emotify at the end of training (asterisk: SVM on learned features).
 PAPER_EMOTIFY = pd.DataFrame(

@@ -16,8 +16,8 @@ import pandas as pd
 from simsvm._io import atomic_write
 from simsvm.data.datasets import dataset_labels, ordered_targets
 from simsvm.exceptions import ResultsError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.results import load_results
-from simsvm.names import APPROACHES
 from simsvm.report.paper import PAPER_EMOTIFY_MEAN, PAPER_EPOCHS
 from simsvm.report.style import (
     APPROACH_STYLES,

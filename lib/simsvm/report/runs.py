@@ -18,10 +18,10 @@ import yaml
 
 from simsvm.data.datasets.synthetic import generation_stamp
 from simsvm.exceptions import ParameterError, ResultsError
+from simsvm.experiment.approaches import APPROACHES
 from simsvm.experiment.grid_edges import GridEdge, describe_grid_edges, grid_edges
 from simsvm.experiment.results import PREDICTIONS_FILE, load_metadata, load_predictions
 from simsvm.experiment.stats import paired_ttest, significance_table
-from simsvm.names import APPROACHES
 from simsvm.paths import resolve_path
 from simsvm.report.style import METRIC_LABELS, dataset_title, unit_phrase
 from simsvm.report.tables import score_metric, summary_scores
@@ -218,7 +218,7 @@ def verdict(table: pd.DataFrame, info: RunInfo, *, alpha: float = 0.05) -> str:
     if means.empty:
         return f"No approach has a {metric} at epoch {info.last_epoch}."
     # ties go to the earlier approach of the suite's order
-    ranked = sorted(means.index, key=lambda a: (-means[a], APPROACHES.index(a)))
+    ranked = sorted(means.index, key=lambda a: (-means[a], list(APPROACHES).index(a)))
     winner = ranked[0]
     spread = unit_phrase(info.protocol, info.partitions)
     lead = (

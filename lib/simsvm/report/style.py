@@ -1,16 +1,15 @@
-"""How the report draws and names things: one style per approach, metric ranges, dataset titles.
+"""How the report draws and names things: each approach's style, metric ranges, dataset titles.
 
-Every figure, table and legend of :mod:`simsvm.report` reads :data:`APPROACH_STYLES`, so an
-approach has the same colour and marker everywhere.  The colours are the Okabe-Ito palette,
-which stays distinguishable under the common forms of colour-blindness; the markers differ as
-well, so the curves also separate in greyscale print.
+Every figure, table and legend of :mod:`simsvm.report` reads :data:`APPROACH_STYLES`, which is
+taken from the approaches' declarations (:mod:`simsvm.experiment.approaches`), so an approach
+has the same colour and marker everywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from simsvm.names import APPROACHES
+from simsvm.experiment.approaches import APPROACHES
 
 __all__ = [
     "APPROACH_STYLES",
@@ -33,17 +32,11 @@ class ApproachStyle:
     flat: bool = False
 
 
-# Okabe & Ito (2008), "Color Universal Design"; Stats trains nothing, so its curve is flat and dashed.
+# An approach without training has a flat, dashed curve.
 APPROACH_STYLES: dict[str, ApproachStyle] = {
-    "NN": ApproachStyle("#000000", "o"),
-    "FL": ApproachStyle("#E69F00", "s"),
-    "RBF-SL": ApproachStyle("#0072B2", "^"),
-    "Cos-SL": ApproachStyle("#009E73", "D"),
-    "Poly-SL": ApproachStyle("#CC79A7", "v"),
-    "Stats": ApproachStyle("#D55E00", "X", flat=True),
+    name: ApproachStyle(approach.colour, approach.marker, flat=not approach.trains)
+    for name, approach in APPROACHES.items()
 }
-if tuple(APPROACH_STYLES) != APPROACHES:  # a new approach needs its style here
-    raise ImportError(f"APPROACH_STYLES covers {tuple(APPROACH_STYLES)}, the suite has {APPROACHES}")
 
 # Reference lines (chance level, zero difference): grey, so that they never read as an approach.
 CHANCE_COLOUR = "#7f7f7f"

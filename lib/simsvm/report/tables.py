@@ -17,7 +17,8 @@ import pandas as pd
 from simsvm._io import write_text_atomic
 from simsvm.data.datasets import ordered_targets
 from simsvm.exceptions import ResultsError
-from simsvm.names import APPROACHES, METRICS
+from simsvm.experiment.approaches import APPROACHES
+from simsvm.names import METRICS, SCORE_METRICS
 from simsvm.report.paper import PAPER_EMOTIFY, PAPER_EPOCHS
 
 __all__ = [
@@ -67,7 +68,7 @@ def final_scores(table: pd.DataFrame, *, epoch: int | None = None) -> pd.DataFra
     varies between folds (chosen by ``svm_tuning``); fixed settings are left out, and
     :func:`settings_caption` states them.  Columns ``<approach> mean`` and ``<approach> std``.
     """
-    rows = table[table.metric != "train_loss"]
+    rows = table[table.metric.isin(SCORE_METRICS)]
     epoch = int(rows.epoch.max()) if epoch is None else epoch
     rows = rows[rows.epoch == epoch]
     primary = rows[rows.metric == score_metric(rows)]

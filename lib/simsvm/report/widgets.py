@@ -9,6 +9,7 @@ chosen kernel to score the fold's test files.  :func:`explore_kernels` puts slid
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +19,9 @@ import torch
 from simsvm.exceptions import ParameterError, ResultsError
 from simsvm.experiment.results import load_features
 from simsvm.experiment.scoring import score_svm
-from simsvm.model.kernels import gram_matrix, make_kernel
+from simsvm.model.kernels import KERNELS, gram_matrix, make_kernel
 from simsvm.model.losses import similarity_loss
-from simsvm.names import KERNELS
+from simsvm.model.parameters import Parameter
 
 __all__ = ["KernelView", "explore_kernels", "kernel_view", "stored_jobs"]
 
@@ -98,11 +99,9 @@ def kernel_view(
     *,
     epoch: int | None = None,
     loss_kernel: str = "rbf",
-    gamma: float = 0.5,
-    degree: int = 2,
-    offset: float = 0.0,
+    loss_parameters: dict | None = None,
     svm_kernel: str = "rbf",
-    svm_gamma: float = 0.5,
+    svm_parameters: dict | None = None,
     svm_c: float = 1.0,
     max_files: int = 60,
 ) -> KernelView:
@@ -116,10 +115,11 @@ def kernel_view(
         ``fold<NN>-<network>``; see :func:`stored_jobs`.
     epoch : int, optional
         An evaluated epoch; default the last one.
-    loss_kernel, gamma, degree, offset
-        The kernel of the loss view (``'rbf'``, ``'cosine'`` or ``'poly'``) and its parameters.
-    svm_kernel, svm_gamma, svm_c
-        The SVM's kernel and soft-margin C, refitted on the fold's training files.
+    loss_kernel, loss_parameters
+        The kernel of the loss view (a key of :data:`~simsvm.model.kernels.KERNELS`) and its
+        parameters by name (``{'gamma': 0.1}``; default: the kernel's defaults).
+    svm_kernel, svm_parameters, svm_c
+        The SVM's kernel, its parameters and soft-margin C, refitted on the fold's training files.
     max_files : int
         Training files shown in the heatmaps (sorted by class or first target, evenly thinned);
         the loss is :func:`~simsvm.model.losses.similarity_loss` over the same files, as if they
@@ -131,7 +131,7 @@ def kernel_view(
     n_train, task = stored["n_train"], stored["task"]
     targets = _targets(annotations, task)
     shown = _shown_files(targets, annotations, n_train, task, max_files)
-    kernel = make_kernel(loss_kernel, gamma=gamma, degree=degree, offset=offset)
+    kernel = make_kernel(loss_kernel, **(loss_parameters or {}))
     loss = float(
         similarity_loss(torch.from_numpy(features[shown]), torch.from_numpy(annotations[shown]), kernel)
     )
@@ -142,7 +142,7 @@ def kernel_view(
         targets[n_train:],
         task=task,
         target_names=stored["target_names"],
-        kernel=make_kernel(svm_kernel, gamma=svm_gamma, degree=degree, offset=offset),
+        kernel=make_kernel(svm_kernel, **(svm_parameters or {})),
         C=svm_c,
     )
     metric = "accuracy" if task == "classification" else "mean R"
@@ -178,31 +178,58 @@ def _error_html(error: Exception) -> str:
     )
 
 
+def _slider(parameter: Parameter, description: str):
+    """The control of one kernel parameter, as its declaration describes it."""
+    import ipywidgets as widgets
+
+    low, high = parameter.widget_range or (0.0, 10.0)
+    if parameter.integer:
+        return widgets.IntSlider(
+            value=parameter.default, min=int(low), max=int(high), description=description
+        )
+    if parameter.log_scale:
+        return widgets.FloatLogSlider(
+            value=parameter.default,
+            base=10,
+            min=math.log10(low),
+            max=math.log10(high),
+            description=description,
+        )
+    return widgets.FloatSlider(
+        value=parameter.default, min=low, max=high, step=(high - low) / 20, description=description
+    )
+
+
+def _kernel_controls(prefix: str) -> dict[tuple[str, str], object]:
+    """A slider per parameter of every kernel, keyed by (kernel, parameter); labels like 'RBF γ'."""
+    return {
+        (name, parameter.name): _slider(
+            parameter, f"{prefix}{kernel.title} {parameter.symbol or parameter.name}"
+        )
+        for name, kernel in KERNELS.items()
+        for parameter in kernel.parameters
+    }
+
+
 def explore_kernels(run_dir: str | Path, job: str | None = None):
     """An ipywidgets panel over :func:`kernel_view`: job, epoch, kernels and their parameters.
 
-    A line above the figure says what is shown (loss, SVM score); an error in a callback (a
-    corrupt features file, a kernel that fails) replaces it with the error's message, in red,
-    rather than reaching only the server's log.
+    Each kernel of :data:`~simsvm.model.kernels.KERNELS` brings the sliders its parameters
+    declare; only the chosen kernel's are shown.  A line above the figure says what is shown
+    (loss, SVM score); an error in a callback (a corrupt features file, a kernel that fails)
+    replaces it with the error's message, in red, rather than reaching only the server's log.
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
     from IPython.display import display
 
     jobs = stored_jobs(run_dir)
-    if not jobs:
-        raise ParameterError(f"{run_dir} has no stored features (run it with save_features: true)")
     job_choice = widgets.Dropdown(options=jobs, value=job or jobs[0], description="network")
     epoch_choice = widgets.SelectionSlider(options=[0], description="epoch")
-    controls = {
-        "loss_kernel": widgets.Dropdown(options=list(KERNELS), value="rbf", description="loss kernel"),
-        "gamma": widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=1, description="RBF γ"),
-        "degree": widgets.IntSlider(value=2, min=1, max=5, description="poly p"),
-        "offset": widgets.FloatSlider(value=0.0, min=0.0, max=5.0, step=0.25, description="poly b"),
-        "svm_kernel": widgets.Dropdown(options=list(KERNELS), value="rbf", description="SVM kernel"),
-        "svm_gamma": widgets.FloatLogSlider(value=0.5, base=10, min=-3, max=1, description="SVM γ"),
-        "svm_c": widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=3, description="SVM C"),
-    }
+    loss_kernel = widgets.Dropdown(options=list(KERNELS), value="rbf", description="loss kernel")
+    svm_kernel = widgets.Dropdown(options=list(KERNELS), value="rbf", description="SVM kernel")
+    svm_c = widgets.FloatLogSlider(value=1.0, base=10, min=-2, max=3, description="SVM C")
+    loss_controls, svm_controls = _kernel_controls(""), _kernel_controls("SVM ")
     status = widgets.HTML()
     output = widgets.Output()
 
@@ -220,8 +247,19 @@ def explore_kernels(run_dir: str | Path, job: str | None = None):
         epoch_choice.options = epochs
         epoch_choice.value = epochs[-1]
 
+    def chosen(controls: dict, kernel: str) -> dict:
+        for (name, _), control in controls.items():
+            control.layout.display = None if name == kernel else "none"
+        return {parameter: control.value for (name, parameter), control in controls.items() if name == kernel}
+
     def redraw(change=None) -> None:
-        settings = {key: control.value for key, control in controls.items()}
+        settings = {
+            "loss_kernel": loss_kernel.value,
+            "loss_parameters": chosen(loss_controls, loss_kernel.value),
+            "svm_kernel": svm_kernel.value,
+            "svm_parameters": chosen(svm_controls, svm_kernel.value),
+            "svm_c": svm_c.value,
+        }
         view = kernel_view(run_dir, job_choice.value, epoch=epoch_choice.value, **settings)
         with output:
             output.clear_output(wait=True)
@@ -231,14 +269,23 @@ def explore_kernels(run_dir: str | Path, job: str | None = None):
 
     guarded(set_epochs)()
     job_choice.observe(guarded(set_epochs), names="value")
-    for control in [job_choice, epoch_choice, *controls.values()]:
+    controls = [
+        job_choice,
+        epoch_choice,
+        loss_kernel,
+        svm_kernel,
+        svm_c,
+        *loss_controls.values(),
+        *svm_controls.values(),
+    ]
+    for control in controls:
         control.observe(guarded(redraw), names="value")
     guarded(redraw)()
     return widgets.VBox(
         [
             widgets.HBox([job_choice, epoch_choice]),
-            widgets.HBox(list(controls.values())[:4]),
-            widgets.HBox(list(controls.values())[4:]),
+            widgets.HBox([loss_kernel, *loss_controls.values()]),
+            widgets.HBox([svm_kernel, *svm_controls.values(), svm_c]),
             status,
             output,
         ]

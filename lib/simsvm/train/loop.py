@@ -177,6 +177,7 @@ def _snapshots(
     frames: HostFrames | DeviceFrames,
     precision: str,
     kept: KeptMemory,
+    learned: Sequence[dict[str, torch.Tensor]],
 ) -> list[Snapshot]:
     device = frames.device
     with torch.inference_mode():
@@ -184,13 +185,44 @@ def _snapshots(
         snapshots = []
         for model, spec in enumerate(specs):
             outputs = None
-            if spec.objective == "baseline":
+            if spec.has_output_layer:
                 values = torch.tensor(features[model], device=device)  # a torch (aligned) copy, see excerpts
                 outputs = stack.output_layer(model, values).cpu().numpy()
+            values_now = {
+                f"{spec.kernel.name}_{name}": float(log_value.exp())
+                for name, log_value in learned[model].items()
+            }
             snapshots.append(
-                Snapshot(epoch=epoch, train_loss=losses[model], features=features[model], outputs=outputs)
+                Snapshot(
+                    epoch=epoch,
+                    train_loss=losses[model],
+                    features=features[model],
+                    outputs=outputs,
+                    learned=values_now,
+                )
             )
     return snapshots
+
+
+def _learned_kernel_parameters(spec: TrainingSpec, device: torch.device) -> dict[str, torch.nn.Parameter]:
+    """The logarithm of each kernel parameter the spec learns (``rbf_gamma: learn``), at its default.
+
+    Log-parametrised, so that a positive width stays positive whatever step Adadelta takes.
+    """
+    if spec.kernel is None:
+        return {}
+    defaults = {parameter.name: parameter.default for parameter in spec.kernel.parameters}
+    return {
+        name: torch.nn.Parameter(torch.tensor(math.log(defaults[name]), device=device))
+        for name in spec.kernel.learned
+    }
+
+
+def _bound_kernel(spec: TrainingSpec, learned: dict[str, torch.Tensor]):
+    """The spec's kernel with its learned parameters' current values, or ``None`` where it learns none."""
+    if not learned:
+        return None
+    return spec.kernel.bound(**{name: log_value.exp() for name, log_value in learned.items()})
 
 
 def _padded(rows: Sequence[np.ndarray], fill: int) -> np.ndarray:
@@ -218,7 +250,7 @@ def initial_stack(
                 Network(
                     data.frames.n_features,
                     spec.hidden_sizes,
-                    n_outputs=n_outputs if spec.objective == "baseline" else None,
+                    n_outputs=n_outputs if spec.has_output_layer else None,
                 )
             )
     return (NetworkStack if reference else StackedNetworks).from_networks(networks)
@@ -290,14 +322,16 @@ def train_stack(
     # said once by whoever planned the run (simsvm.train.jobs.train_set), not once per worker
     precision = product_precision(first.matmul_precision, device, warn=False)
     stack = initial_stack(specs, data, reference).to(device)
-    optimiser = torch.optim.Adadelta(stack.parameters(), lr=first.learning_rate, rho=first.rho, eps=first.eps)
+    learned = [_learned_kernel_parameters(spec, device) for spec in specs]
+    parameters = [*stack.parameters(), *(value for values in learned for value in values.values())]
+    optimiser = torch.optim.Adadelta(parameters, lr=first.learning_rate, rho=first.rho, eps=first.eps)
     generators = [np.random.default_rng(spec.seed) for spec in specs]
     frames = frame_source(data.frames, device, resident_frames)
     kept = KeptMemory()  # the snapshots' batches and buffers, from one snapshot to the next
     annotations = torch.as_tensor(data.annotations, device=device)
     targets = torch.as_tensor(np.asarray(data.targets), device=device)
     evaluated = evaluated_epochs(first.epochs, first.eval_every)
-    yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames, precision, kept)
+    yield _snapshots(stack, specs, data, 0, [float("nan")] * len(specs), frames, precision, kept, learned)
     for epoch in range(1, first.epochs + 1):
         files, first_frames, counts = _epoch_plan(specs, data, generators, device)
         epoch_losses = []
@@ -321,6 +355,7 @@ def train_stack(
                         annotations[batch_files[model, : rows[model]]],
                         targets[batch_files[model, : rows[model]]],
                         None if outputs is None else outputs[model, : rows[model]],
+                        _bound_kernel(spec, learned[model]),
                     )
                     for model, spec in enumerate(specs)
                 ]
@@ -333,4 +368,4 @@ def train_stack(
             on_epoch(epoch)
         if epoch in evaluated:
             mean_losses = torch.stack(epoch_losses).mean(dim=0).cpu().tolist()
-            yield _snapshots(stack, specs, data, epoch, mean_losses, frames, precision, kept)
+            yield _snapshots(stack, specs, data, epoch, mean_losses, frames, precision, kept, learned)

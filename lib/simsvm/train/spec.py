@@ -7,6 +7,7 @@ that loop, the job runner and the experiment share, so that none of them reaches
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,8 +15,8 @@ import torch
 from simsvm.data.frames import FrameStore, Normaliser
 from simsvm.exceptions import ParameterError
 from simsvm.model.kernels import Kernel
-from simsvm.model.losses import baseline_loss, similarity_loss
-from simsvm.names import MATMUL_PRECISIONS, OBJECTIVES
+from simsvm.model.losses import LOSSES
+from simsvm.names import MATMUL_PRECISIONS
 from simsvm.train.schedule import evaluated_epochs
 
 __all__ = [
@@ -60,13 +61,13 @@ class TrainingSpec:
     """
 
     name: str
-    objective: str
+    # a key of simsvm.model.losses.LOSSES, and its own parameters as (name, value) pairs
+    loss: str
     seed: int
     train_indices: tuple[int, ...]
     eval_indices: tuple[int, ...]
     normaliser: Normaliser = field(compare=False)
     kernel: Kernel | None
-    baseline_loss: str
     hidden_sizes: tuple[int, ...]
     epochs: int
     eval_every: int
@@ -75,23 +76,21 @@ class TrainingSpec:
     learning_rate: float
     rho: float
     eps: float
-    similarity_norm: str = "squared"
+    loss_parameters: tuple[tuple[str, Any], ...] = ()
     # (low, high) per regression target: the loss reads annotations mapped to [0, 1] by them
     annotation_bounds: tuple[tuple[float, float], ...] | None = None
     # the GRU's products: 'fp32', or 'bf16' where the device has it (simsvm.model.recurrence)
     matmul_precision: str = "fp32"
 
     def __post_init__(self) -> None:
-        if self.objective not in OBJECTIVES:
-            raise ParameterError(
-                f"{self.name}: unknown objective {self.objective!r}; choose one of {OBJECTIVES}"
-            )
+        if self.loss not in LOSSES:
+            raise ParameterError(f"{self.name}: unknown loss {self.loss!r}; choose one of {list(LOSSES)}")
         if self.matmul_precision not in MATMUL_PRECISIONS:
             raise ParameterError(
                 f"{self.name}: matmul_precision {self.matmul_precision!r} is not one of {MATMUL_PRECISIONS}"
             )
-        if self.objective == "similarity" and self.kernel is None:
-            raise ParameterError(f"{self.name}: the similarity objective needs a kernel")
+        if LOSSES[self.loss].uses_kernel and self.kernel is None:
+            raise ParameterError(f"{self.name}: the {self.loss} loss needs a kernel")
         for key in ("epochs", "eval_every", "excerpt_length", "batch_size"):
             if getattr(self, key) < (0 if key == "epochs" else 1):
                 raise ParameterError(f"{self.name}: {key} must be positive, got {getattr(self, key)}")
@@ -100,6 +99,11 @@ class TrainingSpec:
         for low, high in self.annotation_bounds or ():
             if not high > low:
                 raise ParameterError(f"{self.name}: annotation bounds ({low}, {high}) enclose no values")
+
+    @property
+    def has_output_layer(self) -> bool:
+        """Whether the network has the dense output layer its loss reads (the NN/FL baseline's)."""
+        return LOSSES[self.loss].reads == "outputs"
 
 
 @dataclass
@@ -116,12 +120,16 @@ class Snapshot:
         Whole-sequence features of the spec's ``eval_indices``, in that order.
     outputs : np.ndarray, shape (len(eval_indices), n_outputs), optional
         The baseline network's output layer on those features (logits for classification).
+    learned : dict of str to float
+        The loss's trained kernel parameters at this epoch, by configuration key
+        (``{'rbf_gamma': 0.61}`` with ``rbf_gamma: learn``); empty otherwise.
     """
 
     epoch: int
     train_loss: float
     features: np.ndarray
     outputs: np.ndarray | None = None
+    learned: dict[str, float] = field(default_factory=dict)
 
 
 def unit_scaled(values, bounds: tuple[tuple[float, float], ...]):
@@ -148,19 +156,26 @@ def batch_loss(
     annotations: torch.Tensor,
     targets: torch.Tensor,
     outputs: torch.Tensor | None,
+    kernel: Kernel | None = None,
 ) -> torch.Tensor:
     """The loss of one network on one batch of files.
 
     ``features`` are the network's features of the batch's excerpts, ``annotations`` and
     ``targets`` the batch's rows of :class:`TrainingData`'s, as tensors on the same device;
-    ``outputs`` the baseline network's output layer applied to ``features`` (``None`` for the
-    similarity objective, which reads the features alone).
+    ``outputs`` the baseline network's output layer applied to ``features`` (``None`` for a loss
+    that reads the features alone).  ``kernel`` is the spec's kernel with its learned values
+    bound, where it has any: it computes ``K(F, F)``, while ``K(A, A)`` keeps the values it
+    started from (a width learned on both sides could shrink both to the same constant matrix).
     """
-    if spec.objective == "similarity":
-        annotations = annotations.to(features.dtype)
+    loss = LOSSES[spec.loss]
+    kernels = {"kernel": kernel or spec.kernel}
+    if loss.uses_kernel:
+        kernels["target_kernel"] = spec.kernel.started()
+    values = outputs if loss.reads == "outputs" else features
+    if loss.targets == "annotations":
+        wanted = annotations.to(features.dtype)
         if spec.annotation_bounds is not None:
-            annotations = unit_scaled(annotations, spec.annotation_bounds)
-        return similarity_loss(features, annotations, spec.kernel, norm=spec.similarity_norm)
-    if task == "regression":
-        targets = targets.to(features.dtype)
-    return baseline_loss(outputs, targets, task=task, kind=spec.baseline_loss)
+            wanted = unit_scaled(wanted, spec.annotation_bounds)
+    else:
+        wanted = targets.to(features.dtype) if task == "regression" else targets
+    return loss(values, wanted, task=task, **kernels, **dict(spec.loss_parameters))

@@ -234,3 +234,27 @@ def render_set(
         rows.append({"file": path.relative_to(out_dir).as_posix(), **attributes.__dict__})
     write_rows(out_dir / "attributes.csv", rows)
     return written
+
+
+def write_stand_in_embeddings(
+    out_dir: Path, written: list[tuple[Path, Attributes]], *, dimension: int = 16, noise: float = 0.5
+) -> Path:
+    """``embeddings.csv``: one vector per clip, standing in for a pre-trained model's embeddings.
+
+    Each vector is a fixed random projection of the clip's standardised hidden attributes plus
+    Gaussian noise, so it carries the labels' information imperfectly, as a real embedding
+    would; the id is the file name without its extension (the track id of GTZAN and Ballroom).
+    Drawn from a generator of its own, so the audio does not change.
+    """
+    rng = np.random.default_rng(20180101)
+    values = np.array([list(attributes.__dict__.values()) for _, attributes in written], dtype=np.float64)
+    spread = values.std(axis=0)
+    values = (values - values.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    vectors = values @ rng.standard_normal((values.shape[1], dimension))
+    vectors += noise * rng.standard_normal(vectors.shape)
+    rows = [
+        {"id": path.name.rsplit(".", 1)[0], **{f"e{j}": round(float(v), 6) for j, v in enumerate(vector)}}
+        for (path, _), vector in zip(written, vectors, strict=True)
+    ]
+    write_rows(out_dir / "embeddings.csv", rows)
+    return out_dir / "embeddings.csv"

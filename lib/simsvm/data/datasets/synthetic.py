@@ -22,7 +22,14 @@ from simsvm._io import atomic_write, write_json_atomic
 from simsvm.exceptions import ParameterError
 
 from . import ballroom, emotify, gtzan, lastfm
-from ._render import MOOD_PROTOTYPES, Attributes, prototype, render_set, valence_arousal
+from ._render import (
+    MOOD_PROTOTYPES,
+    Attributes,
+    prototype,
+    render_set,
+    valence_arousal,
+    write_stand_in_embeddings,
+)
 
 __all__ = ["GENERATORS", "STAMP", "generate", "generation_stamp"]
 
@@ -49,13 +56,15 @@ _GTZAN_PROTOTYPES = {
 def generate_gtzan(
     out_dir: Path, *, clips_per_class: int, duration: float, rng: np.random.Generator, progress: bool
 ) -> None:
-    """GTZAN's original layout: ``genres/<genre>/<genre>.000NN.au``, 22050 Hz mono."""
+    """GTZAN's original layout: ``genres/<genre>/<genre>.000NN.au``, 22050 Hz mono; and
+    ``embeddings.csv``, stand-in embeddings for the Embedding approach."""
     clips = [
         (f"genres/{folder}/{folder}.{n:05d}.au", prototype(_GTZAN_PROTOTYPES[folder]), 0.16, 8.0)
         for folder in gtzan.FOLDERS
         for n in range(clips_per_class)
     ]
-    render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
+    written = render_set(out_dir, clips, sample_rate=22050, duration=duration, rng=rng, progress=progress)
+    write_stand_in_embeddings(out_dir, written)
 
 
 _EMOTIFY_PROTOTYPES = {
@@ -389,7 +398,7 @@ def generate(
             "clips_per_class": clips_per_class,
             "duration": duration,
             "seed": seed,
-            "version": 3,
+            "version": 4,
         }
         stamp = folder / STAMP
         if not (stamp.exists() and json.loads(stamp.read_text()) == settings):
