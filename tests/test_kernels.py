@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics.pairwise import cosine_similarity, polynomial_kernel, rbf_kernel
+from sklearn.metrics.pairwise import cosine_similarity, laplacian_kernel, polynomial_kernel, rbf_kernel
 from sklearn.svm import SVC
 
 from simsvm.exceptions import ParameterError
@@ -23,6 +23,7 @@ SKLEARN_KERNELS = {
         {"degree": 3, "offset": 1.5},
         lambda x, y: polynomial_kernel(x, y, degree=3, gamma=1.0, coef0=1.5),
     ),
+    "laplacian": ({"gamma": 0.2}, lambda x, y: laplacian_kernel(x, y, gamma=0.2)),
 }
 
 

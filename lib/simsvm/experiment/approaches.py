@@ -255,6 +255,21 @@ declare_approach(
 )
 declare_approach(
     Approach(
+        "Lap-SL",
+        "the SVM on features trained with the similarity loss, Laplacian kernel",
+        "network",
+        Network("laplacian", loss="similarity", kernel="laplacian", seed_stream=8),
+        classifier="svm",
+        tasks=_BOTH,
+        colour="#332288",
+        marker="<",
+        compared_with=("RBF-SL",),
+        equation=LOSSES["similarity"].equation,
+        source=LOSSES["similarity"].source,
+    )
+)
+declare_approach(
+    Approach(
         "Embedding",
         "the SVM on one vector per track that you bring (embedding_file), standardised per training part",
         "embedding",
