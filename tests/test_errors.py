@@ -33,7 +33,7 @@ PARAMETER_CASES = {
         r"\['merge_rumbaa'\] not known for gtzan",
     ),
     "negative learning rate": ({"learning_rate": -1.0}, r"learning_rate: must be > 0, got -1.0"),
-    "negative rbf gamma": ({"rbf_gamma": -0.5}, r"rbf_gamma: must be > 0, got -0.5"),
+    "negative rbf gamma": ({"rbf_gamma": -0.5}, r"rbf_gamma: must be > 0, or learn, got -0.5"),
     "svm_c zero": ({"svm_c": 0}, r"svm_c: must be > 0, got 0.0"),
     "svm_gamma zero": ({"svm_gamma": 0}, r"svm_gamma: must be > 0"),
     "eval_every beyond epochs": ({"epochs": 2, "eval_every": 5}, r"eval_every: 5 is more than epochs \(2\)"),

@@ -272,7 +272,7 @@ def test_a_row_without_a_split_is_reported_and_left_out_of_a_split_run(synth_roo
 
 
 def test_gtzan_clips_outside_the_split_lists_leave_the_normalisation(synth_root, tmp_path):
-    from simsvm.experiment.run import prepare_data
+    from simsvm.experiment.inputs import prepare_data
 
     lists = tmp_path / "lists"
     lists.mkdir()
@@ -282,7 +282,8 @@ def test_gtzan_clips_outside_the_split_lists_leave_the_normalisation(synth_root,
     config = ExperimentConfig.from_dict(
         _values(synth_root, tmp_path, dataset_options={"split_dir": str(lists)}, protocol="split")
     )
-    dataset, data, report = prepare_data(config)
+    inputs = prepare_data(config)
+    dataset, data, report = inputs.dataset, inputs.data, inputs.report
     assert sorted(dataset.track_ids) == ["blues.00000", "blues.00001", "jazz.00000", "jazz.00001"]
     assert len(data.frames) == 4 and report["used"] == 4 and report["indexed"] == 30
     reasons = {what.rsplit("/", 1)[-1]: why for what, why in report["skipped"]}

@@ -263,7 +263,9 @@ def test_kernel_view_loss_is_the_similarity_loss_of_the_shown_files(batch):
     n_train = int(stored["n_train"])
     features = stored["features"][-1][:n_train].astype(np.float64)
     annotations = stored["annotations"][:n_train].astype(np.float64)
-    view = kernel_view(run_dir, "fold00-rbf", loss_kernel="rbf", gamma=0.3, max_files=10_000)
+    view = kernel_view(
+        run_dir, "fold00-rbf", loss_kernel="rbf", loss_parameters={"gamma": 0.3}, max_files=10_000
+    )
     expected = np.square(rbf_kernel(features, gamma=0.3) - rbf_kernel(annotations, gamma=0.3)).sum()
     assert view.n_files == n_train
     assert view.loss == pytest.approx(expected, rel=1e-9)

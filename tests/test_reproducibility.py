@@ -66,6 +66,8 @@ def test_the_demo_gtzan_run_reproduces_the_committed_scores(tmp_path):
             "--set",
             f"data_dir={data / 'gtzan'}",
             "--set",
+            f"embedding_file={data / 'gtzan' / 'embeddings.csv'}",
+            "--set",
             f"results_dir={tmp_path / 'results'}",
             "--set",
             f"cache_dir={tmp_path / 'cache'}",
