@@ -21,7 +21,7 @@ import yaml
 from simsvm._version import __version__
 from simsvm.exceptions import ParameterError, SimsvmError
 from simsvm.experiment.approaches import APPROACHES
-from simsvm.experiment.config import yaml_problem
+from simsvm.experiment.values import yaml_problem
 from simsvm.names import DEFAULT_CELL_TIMEOUT_S, SCORE_METRICS
 
 __all__ = ["main"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simsvm.exceptions import ParameterError
 from simsvm.model.kernels import KERNELS
 from simsvm.model.losses import LOSSES
 
@@ -29,6 +30,7 @@ __all__ = [
     "SVM_SEED_STREAM",
     "Approach",
     "Network",
+    "check_approaches",
     "declare_approach",
     "trained_networks",
 ]
@@ -288,6 +290,31 @@ def trained_networks(approaches: list[str] | tuple[str, ...]) -> list[Network]:
     """The networks ``approaches`` read, each once, in the order of the approaches."""
     networks = (APPROACHES[name].network for name in approaches)
     return list(dict.fromkeys(network for network in networks if network is not None))
+
+
+def check_approaches(
+    approaches: list[str], *, task: str | None, dataset: str, embedding_file: str | None
+) -> None:
+    """Refuse unknown or repeated names, an approach for the other task, and Embedding without
+    ``embedding_file`` (or the reverse), each with a :class:`ParameterError` naming the key."""
+    unknown = [a for a in approaches if a not in APPROACHES]
+    if unknown or not approaches:
+        raise ParameterError(f"approaches: unknown {unknown}; choose from {list(APPROACHES)}")
+    if len(set(approaches)) != len(approaches):
+        raise ParameterError(f"approaches: listed twice in {approaches}")
+    refused = [a for a in approaches if task is not None and task not in APPROACHES[a].tasks]
+    if refused:
+        raise ParameterError(
+            f"approaches: {refused} are for {' and '.join(APPROACHES[refused[0]].tasks)} only; "
+            f"{dataset} is a {task} dataset"
+        )
+    wants_embedding = any(APPROACHES[a].features == "embedding" for a in approaches)
+    if wants_embedding != (embedding_file is not None):
+        raise ParameterError(
+            "embedding_file: the Embedding approach needs one (a file of one vector per track)"
+            if wants_embedding
+            else f"embedding_file: {embedding_file!r} is given, but Embedding is not an approach"
+        )
 
 
 # The paper's five, in its order (its tables compare these).

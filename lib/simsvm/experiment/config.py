@@ -12,20 +12,20 @@ import hashlib
 import json
 import math
 import os
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import yaml
 
 from simsvm.data.datasets import REGISTRY, dataset_options, dataset_task
 from simsvm.exceptions import ParameterError
-from simsvm.experiment.approaches import APPROACHES
+from simsvm.experiment.approaches import APPROACHES, check_approaches
 from simsvm.experiment.declared import DECLARED_KEYS, declared_fields
 from simsvm.experiment.limits import check_folder_name, check_scheduler_address, check_upper_bounds
 from simsvm.experiment.svm_grid import SvmGrid
+from simsvm.experiment.values import RANGES, coerce, yaml_problem
 from simsvm.model.kernels import KERNELS
 from simsvm.model.losses import LOSSES
 from simsvm.names import BACKENDS, MATMUL_PRECISIONS, NORMALISATIONS, PROTOCOLS, TARGET_SCALES
@@ -36,7 +36,6 @@ __all__ = [
     "allowed_values",
     "check_folder_name",
     "load_config",
-    "yaml_problem",
 ]
 
 # Keys that say where the data and results lie and how a run is computed, not what its numbers
@@ -55,30 +54,6 @@ EXECUTION_KEYS = (
     "save_features",
     "embedding_file",
 )
-
-# Numeric keys and the values they may take (None, where the type allows it, is always allowed).
-_RANGES = {
-    # numpy's SeedSequence and scikit-learn's random_state take 0 <= seed < 2**32
-    "seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32 - 1"),
-    "folds": (lambda v: v >= 1, ">= 1"),
-    "splits": (lambda v: v >= 1, ">= 1"),
-    "test_share": (lambda v: 0 < v < 1, "between 0 and 1 (exclusive)"),
-    "sample_rate": (lambda v: v >= 1, ">= 1 (Hz)"),
-    "n_fft": (lambda v: v >= 1, ">= 1 (samples)"),
-    "hop_length": (lambda v: v >= 1, ">= 1 (samples)"),
-    "n_mels": (lambda v: v >= 1, ">= 1"),
-    "epochs": (lambda v: v >= 1, ">= 1"),
-    "eval_every": (lambda v: v >= 1, ">= 1"),
-    "excerpt_length": (lambda v: v >= 1, ">= 1 (frames)"),
-    "batch_size": (lambda v: v >= 2, ">= 2 (the similarity loss compares pairs)"),
-    "learning_rate": (lambda v: v > 0, "> 0"),
-    "rho": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "eps": (lambda v: v > 0, "> 0"),
-    "svm_c": (lambda v: v > 0, "> 0"),
-    "workers": (lambda v: v >= 1, ">= 1 or null"),
-    "threads_per_worker": (lambda v: v >= 1, ">= 1"),
-    "stack_size": (lambda v: v >= 1, ">= 1 or null"),
-}
 
 # The losses of a network with an output layer (the NN/FL baseline's).
 _BASELINE_LOSSES = tuple(name for name, loss in LOSSES.items() if loss.reads == "outputs")
@@ -274,12 +249,18 @@ class ExperimentConfig(_DeclaredKeys):
             if item.name in DECLARED_KEYS:
                 setattr(self, item.name, DECLARED_KEYS[item.name].parameter.check(value, key=item.name))
             else:
-                setattr(self, item.name, _coerce(item.name, value, _hints()[item.name]))
+                setattr(self, item.name, coerce(item.name, value, _hints()[item.name]))
         for key, choices in _CHOICES.items():
             if getattr(self, key) not in choices:
                 raise ParameterError(f"{key}: {getattr(self, key)!r} is not one of {list(choices)}")
-        self._check_approaches()
-        for key, (allowed, rule) in _RANGES.items():
+        task = dataset_task(self.dataset, self.dataset_options) if self.dataset in REGISTRY else None
+        check_approaches(self.approaches, task=task, dataset=self.dataset, embedding_file=self.embedding_file)
+        if self.baseline_loss == "cross_entropy" and "CE-FL" in self.approaches and "FL" in self.approaches:
+            raise ParameterError(
+                "baseline_loss: cross_entropy makes FL the same as CE-FL; "
+                "keep baseline_loss: sse to compare them"
+            )
+        for key, (allowed, rule) in RANGES.items():
             value = getattr(self, key)
             if value is not None and not (math.isfinite(value) and allowed(value)):
                 raise ParameterError(f"{key}: must be {rule}, got {value!r}")
@@ -316,33 +297,6 @@ class ExperimentConfig(_DeclaredKeys):
         check_upper_bounds(dataclasses.asdict(self))
         check_folder_name("name", self.name)
         check_scheduler_address(self.scheduler)
-
-    def _check_approaches(self) -> None:
-        unknown = [a for a in self.approaches if a not in APPROACHES]
-        if unknown or not self.approaches:
-            raise ParameterError(f"approaches: unknown {unknown}; choose from {list(APPROACHES)}")
-        if len(set(self.approaches)) != len(self.approaches):
-            raise ParameterError(f"approaches: listed twice in {self.approaches}")
-        if self.dataset in REGISTRY:
-            task = dataset_task(self.dataset, self.dataset_options)
-            refused = [a for a in self.approaches if task not in APPROACHES[a].tasks]
-            if refused:
-                raise ParameterError(
-                    f"approaches: {refused} are for {' and '.join(APPROACHES[refused[0]].tasks)} only; "
-                    f"{self.dataset} is a {task} dataset"
-                )
-        wants_embedding = any(APPROACHES[a].features == "embedding" for a in self.approaches)
-        if wants_embedding != (self.embedding_file is not None):
-            raise ParameterError(
-                "embedding_file: the Embedding approach needs one (a file of one vector per track)"
-                if wants_embedding
-                else f"embedding_file: {self.embedding_file!r} is given, but Embedding is not an approach"
-            )
-        if self.baseline_loss == "cross_entropy" and "CE-FL" in self.approaches and "FL" in self.approaches:
-            raise ParameterError(
-                "baseline_loss: cross_entropy makes FL the same as CE-FL; "
-                "keep baseline_loss: sse to compare them"
-            )
 
     @property
     def svm_grid(self) -> SvmGrid | None:
@@ -420,17 +374,10 @@ def load_config(path: str | os.PathLike, overrides: dict[str, Any] | None = None
     return ExperimentConfig.from_dict({**values, **(overrides or {})}, source=str(path))
 
 
-def yaml_problem(error: yaml.YAMLError) -> str:
-    """A YAML parser error in one line: what is wrong and where."""
-    problem = getattr(error, "problem", None) or type(error).__name__
-    mark = getattr(error, "problem_mark", None)
-    return f"{problem}, line {mark.line + 1} column {mark.column + 1}" if mark is not None else problem
-
-
 def allowed_values(key: str) -> str:
     """What key ``key`` may take, in words: its range, its choices, or ``''`` where its type says all."""
-    if key in _RANGES:
-        return _RANGES[key][1]
+    if key in RANGES:
+        return RANGES[key][1]
     if key in _CHOICES:
         return ", ".join(_CHOICES[key])
     if key in DECLARED_KEYS:
@@ -445,36 +392,3 @@ def allowed_values(key: str) -> str:
 @typing.no_type_check
 def _hints() -> dict[str, Any]:
     return typing.get_type_hints(ExperimentConfig)
-
-
-def _coerce(key: str, value: Any, hint: Any) -> Any:
-    """Check ``value`` against ``hint``; widen int to float and accept '1e-6'-style floats."""
-    origin = typing.get_origin(hint)
-    if origin in (Union, types.UnionType):
-        if value is None and type(None) in typing.get_args(hint):
-            return None
-        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _coerce(key, value, inner)
-    if origin is dict:
-        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
-            raise ParameterError(f"{key}: expected a mapping of names to values, got {value!r}")
-        return dict(value)
-    if origin is list:
-        if not isinstance(value, (list, tuple)):
-            raise ParameterError(f"{key}: expected a list, got {value!r}")
-        (inner,) = typing.get_args(hint)
-        return [_coerce(f"{key}[{i}]", item, inner) for i, item in enumerate(value)]
-    if hint is float:
-        if isinstance(value, str):  # YAML 1.1 reads 1e-6 (no dot) as a string
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif hint is Any or isinstance(value, hint):
-        return value
-    raise ParameterError(f"{key}: expected {hint.__name__}, got {value!r} ({type(value).__name__})")
