@@ -23,7 +23,17 @@ import numpy as np
 from simsvm.exceptions import ParameterError
 from simsvm.model.parameters import LEARN, Parameter
 
-__all__ = ["KERNELS", "Cosine", "Kernel", "Laplacian", "Polynomial", "Rbf", "gram_matrix", "make_kernel"]
+__all__ = [
+    "KERNELS",
+    "Cosine",
+    "Kernel",
+    "Laplacian",
+    "Polynomial",
+    "Rbf",
+    "gram_matrix",
+    "make_kernel",
+    "width_parameter",
+]
 
 # Every kernel by name, in the order of the documentation and the widget: filled by Kernel subclasses.
 KERNELS: dict[str, type[Kernel]] = {}
@@ -104,6 +114,22 @@ class Kernel:
         return f"{type(self).__name__}({values})"
 
 
+def width_parameter(help: str, default: float = 0.5) -> Parameter:
+    """A kernel's width ``gamma``: positive, searched by ``svm_tuning``, learnable, on a log slider."""
+    return Parameter(
+        "gamma",
+        default,
+        help,
+        minimum=0,
+        open_minimum=True,
+        tunable=True,
+        learnable=True,
+        symbol="γ",
+        widget_range=(1e-3, 10.0),
+        log_scale=True,
+    )
+
+
 def _differences(x, y):
     return x.unsqueeze(1) - y.unsqueeze(0)
 
@@ -119,20 +145,7 @@ class Rbf(Kernel):
     name = "rbf"
     title = "RBF"
     formula = r"k(x, y) = \exp(-\gamma \lVert x - y \rVert_2^2)"
-    parameters = (
-        Parameter(
-            "gamma",
-            0.5,
-            "the RBF kernel's width gamma (1 / squared feature units)",
-            minimum=0,
-            open_minimum=True,
-            tunable=True,
-            learnable=True,
-            symbol="γ",
-            widget_range=(1e-3, 10.0),
-            log_scale=True,
-        ),
-    )
+    parameters = (width_parameter("the RBF kernel's width gamma (1 / squared feature units)"),)
 
     def gram(self, x, y, *, gamma):
         return (-gamma * _differences(x, y).pow(2).sum(dim=-1)).exp()
@@ -187,20 +200,7 @@ class Laplacian(Kernel):
     name = "laplacian"
     title = "Laplacian"
     formula = r"k(x, y) = \exp(-\gamma \lVert x - y \rVert_1)"
-    parameters = (
-        Parameter(
-            "gamma",
-            0.5,
-            "the Laplacian kernel's width gamma (1 / feature units)",
-            minimum=0,
-            open_minimum=True,
-            tunable=True,
-            learnable=True,
-            symbol="γ",
-            widget_range=(1e-3, 10.0),
-            log_scale=True,
-        ),
-    )
+    parameters = (width_parameter("the Laplacian kernel's width gamma (1 / feature units)"),)
 
     def gram(self, x, y, *, gamma):
         return (-gamma * _differences(x, y).abs().sum(dim=-1)).exp()
