@@ -1,4 +1,5 @@
-"""What the paper's protocols cost: FLOP of a training pass, and worker-hours of a full reproduction.
+"""What the paper's protocols cost: FLOP of a training pass, worker-hours of a full reproduction,
+and the benchmark's gate on reduced precision.
 
 Arithmetic over figures that :mod:`simsvm.cli.bench` measures; nothing here times anything.
 """
@@ -6,8 +7,9 @@ Arithmetic over figures that :mod:`simsvm.cli.bench` measures; nothing here time
 from __future__ import annotations
 
 import itertools
+import math
 
-__all__ = ["PAPER_SIZES", "reproduction_cost", "training_flop"]
+__all__ = ["PAPER_SIZES", "reproduction_cost", "slower_than_fp32", "training_flop"]
 
 # Files and typical length (seconds) of the paper's datasets (Table 1; Emotify's clips run 30-60 s).
 PAPER_SIZES = {
@@ -66,3 +68,30 @@ def reproduction_cost(
             }
         )
     return rows
+
+
+def slower_than_fp32(seconds: dict[str, float], tolerance: float = 0.15) -> list[str]:
+    """A ``FAIL`` line for every cell that is slower than the same backend's fp32 cell.
+
+    ``seconds`` maps cells named ``<backend>, <precision>`` to seconds per model-epoch.  A cell
+    fails when it takes more than ``1 + tolerance`` times its backend's ``fp32`` cell: reduced
+    precision is there to be faster, and timings on a shared 2-core machine vary by 10-20 %.
+    Cells without an fp32 counterpart (none on a CPU without native bfloat16) pass, and so do
+    cells that noise left unmeasured (NaN, either side), with a ``NOTE`` line.
+    """
+    failures = []
+    for name, value in seconds.items():
+        backend, _, precision = name.rpartition(", ")
+        baseline = seconds.get(f"{backend}, fp32")
+        if precision == "fp32" or baseline is None:
+            continue
+        if math.isnan(value) or math.isnan(baseline):
+            print(f"NOTE {name}: not compared with {backend}, fp32 (a timing was lost in noise)")
+            continue
+        if value <= baseline * (1 + tolerance):
+            continue
+        failures.append(
+            f"FAIL {name}: {value:.3g} s/model-epoch, slower than {backend}, fp32 {baseline:.3g} s "
+            f"({value / baseline:.2f}x; tolerance {tolerance:.0%})"
+        )
+    return failures

@@ -6,6 +6,7 @@ standard-normal values stored as memory-mapped ``.npy`` files, as a real run's c
 
 from __future__ import annotations
 
+import argparse
 import platform
 import resource
 import time
@@ -20,10 +21,11 @@ from simsvm.data.datasets import Dataset
 from simsvm.data.frames import FrameStore, Normaliser, load_frames
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.protocol import plan_jobs
+from simsvm.experiment.scoring import score_svm
 from simsvm.model.cpu import cpu_description
 from simsvm.model.kernels import make_kernel
 from simsvm.model.recurrence import product_precision
-from simsvm.train.backends import Backend, ProcessBackend
+from simsvm.train.backends import Backend, CudaBackend, ProcessBackend, SerialBackend
 from simsvm.train.excerpts import frame_source
 from simsvm.train.jobs import train_set
 from simsvm.train.loop import initial_stack, train_stack
@@ -37,8 +39,10 @@ __all__ = [
     "profile_training_step",
     "synthetic_frames",
     "time_protocol",
+    "time_protocol_runs",
     "time_set",
     "time_snapshot",
+    "time_svm_refit",
     "unit_normaliser",
     "worker_memory",
 ]
@@ -263,3 +267,58 @@ def time_protocol(
     ):
         pass
     return time.perf_counter() - start, len(jobs)
+
+
+def time_svm_refit(features: np.ndarray, labels: np.ndarray, train: int) -> float:
+    """Seconds of one SVM fit and test on a fold's features."""
+    start = time.perf_counter()
+    score_svm(
+        features[:train],
+        labels[:train],
+        features[train:],
+        labels[train:],
+        task="classification",
+        target_names=tuple(map(str, range(10))),
+        kernel=make_kernel("rbf"),
+    )
+    return time.perf_counter() - start
+
+
+def time_protocol_runs(args: argparse.Namespace, data: TrainingData, scratch: Path) -> list[dict]:
+    """The paper's CV timed for ``--protocol-epochs`` epochs in each ``--protocol-precisions``,
+    projected to 400 epochs (none when the epochs are 0)."""
+    protocol_backend = args.protocol_backend or ("cuda" if torch.cuda.is_available() else "processes")
+    protocol_epochs = args.protocol_epochs
+    if protocol_epochs is None:
+        protocol_epochs = 20 if torch.cuda.is_available() else 0
+    if not protocol_epochs:
+        return []
+    backend = {
+        "cuda": CudaBackend,
+        "processes": lambda: ProcessBackend(workers=args.threads),
+        "serial": lambda: SerialBackend(threads=args.threads),
+    }[protocol_backend]()
+    runs = []
+    for precision in args.protocol_precisions.split(","):
+        seconds, networks = time_protocol(
+            data,
+            scratch,
+            backend,
+            epochs=protocol_epochs,
+            folds=args.protocol_folds,
+            matmul_precision=precision,
+        )
+        runs.append(
+            {
+                "backend": protocol_backend,
+                "matmul_precision": precision,
+                "networks": networks,
+                "folds": args.protocol_folds,
+                "epochs": protocol_epochs,
+                "seconds": seconds,
+                # linear in epochs; a short run has proportionally more evaluation points and
+                # start-up, so this over-estimates
+                "projected_400_epochs_min": seconds * 400 / protocol_epochs / 60,
+            }
+        )
+    return runs

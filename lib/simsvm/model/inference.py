@@ -29,6 +29,7 @@ from simsvm.model.recurrence import (
     _bias_input,
     _needs_gradients,
     gru_loop,
+    loop_threads,
     stacked_gru,
 )
 
@@ -204,16 +205,17 @@ def _read_compiled(inputs, layers, states, total, valid_steps, kept) -> None:
             f"outputs {index}", (models, steps, batch, hidden), dtype=torch.bfloat16, device=inputs.device
         )
         last = index == len(layers) - 1
-        operations.infer(
-            layer_inputs,
-            _joined_weight(weight_ih, weight_hh),
-            _bias_input(bias_ih, bias_hh),
-            bias_hh[:, 2 * hidden :].contiguous(),
-            state,
-            outputs,
-            total if last else no_total,
-            valid_steps.to(torch.int64).contiguous(),
-        )
+        with loop_threads(models * batch * 3 * hidden):
+            operations.infer(
+                layer_inputs,
+                _joined_weight(weight_ih, weight_hh),
+                _bias_input(bias_ih, bias_hh),
+                bias_hh[:, 2 * hidden :].contiguous(),
+                state,
+                outputs,
+                total if last else no_total,
+                valid_steps.to(torch.int64).contiguous(),
+            )
         layer_inputs = outputs
 
 

@@ -47,12 +47,21 @@ from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.fused import fused_gru_ops
 from simsvm.names import MATMUL_PRECISIONS
 
-__all__ = ["gru_loop", "product_precision", "stacked_gru"]
+__all__ = ["gru_loop", "loop_threads", "product_precision", "stacked_gru"]
 
 # Rows (models x batch) from which a bf16 run without training (a snapshot) multiplies the
 # state in bfloat16 too: on the project's AMX Xeon, 512 rows by 100 x 300 took 108 us in
 # bfloat16 against 315 in float32, while at training's 100 rows bfloat16 was no faster.
 LOW_RECURRENT_ROWS = 256
+
+# Values per step (rows x 3 x hidden, a step's gate pre-activations) from which the compiled
+# loops share a step among torch's threads: PyTorch's own grain (at::internal::GRAIN_SIZE), from
+# which its element-wise operations in the fp32 loop go parallel too.  Below it a loop runs on
+# the calling thread alone, its per-step products included.  A step of one network is tens of
+# microseconds of work, and a shared step is a fork and a join of the thread pool: on a 2-core
+# AMD EPYC with the other core busy, every join waited for a time slice, and one network trained
+# in bf16 on two threads 7 times slower than when nothing else ran (fp32: 1.7 times).
+PARALLEL_STEP_VALUES = 32768
 
 _PRODUCT_PRECISIONS = ("fp32", "bf16", "tf32")
 
@@ -131,15 +140,16 @@ def _forward(ctx, inputs, weight_ih, weight_hh, bias_ih, bias_hh, initial, preci
         inputs = _model_major(inputs, torch.bfloat16 if precision == "bf16" else inputs.dtype)
         product = torch.bmm(inputs, weight_ih.to(inputs.dtype))
     if ctx.fused is not None:
-        ctx.fused.forward(
-            product.view(models, steps, batch, 3 * hidden),
-            bias_input,
-            weight_hh.contiguous(),
-            bias_hh[:, 2 * hidden :].contiguous(),
-            states,
-            factors,
-            low_recurrent,
-        )
+        with loop_threads(models * batch * 3 * hidden):
+            ctx.fused.forward(
+                product.view(models, steps, batch, 3 * hidden),
+                bias_input,
+                weight_hh.contiguous(),
+                bias_hh[:, 2 * hidden :].contiguous(),
+                states,
+                factors,
+                low_recurrent,
+            )
     else:
         _forward_steps(
             inputs, product, weight_ih, weight_hh, bias_input, bias_hh, states, factors, low_recurrent
@@ -230,9 +240,10 @@ def _backward(ctx, grad_outputs):
         inputs_t_at, states_t_at = inputs.transpose(2, 3).unbind(0), states.transpose(2, 3).unbind(0)
     if ctx.fused is not None:
         summed = factors.new_zeros(models, batch, 4, hidden)  # slots 0-3 below
-        carry = ctx.fused.backward(
-            grad_outputs, factors, weight_hh, low_grad_projected, low_grad_recurrent, summed
-        )
+        with loop_threads(models * batch * 3 * hidden):
+            carry = ctx.fused.backward(
+                grad_outputs, factors, weight_hh, low_grad_projected, low_grad_recurrent, summed
+            )
     else:
         # The gradient of one step's state times its five factors gives, in this order, the
         # gradients of the pre-activations of the reset gate, the update gate, the candidate's
@@ -290,6 +301,25 @@ def _products_in(precision: str):
         yield
     finally:
         setattr(matmul, name, previous)
+
+
+@contextlib.contextmanager
+def loop_threads(values: int):
+    """torch's threads for a compiled time loop of ``values`` per step: one below
+    :data:`PARALLEL_STEP_VALUES`, as many as set from there on; restored afterwards.
+
+    A training step of one network (100 rows x 300) runs on one thread, as the fp32 loop's
+    element-wise operations do; a stack of four networks, or a snapshot's 512 rows, on all.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1 or values >= PARALLEL_STEP_VALUES:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def gru_loop(precision: str, device: str | torch.device) -> str:
