@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from simsvm.model.recurrence import stacked_gru
+from simsvm.engine.recurrence import stacked_gru
 
 DEVICE = "cuda"
 SIZES = (80, 100, 50)

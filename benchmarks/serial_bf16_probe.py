@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simsvm.cli.measure import bench_specs, synthetic_frames
-from simsvm.model.recurrence import product_precision
+from simsvm.bench.measure import bench_specs, synthetic_frames
+from simsvm.engine.recurrence import product_precision
 from simsvm.train.excerpts import frame_source
 from simsvm.train.loop import initial_stack
 from simsvm.train.spec import TrainingData, batch_loss

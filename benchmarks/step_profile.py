@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from simsvm.cli.measure import bench_specs, profile_training_step, synthetic_frames
+from simsvm.bench.measure import bench_specs, profile_training_step, synthetic_frames
 from simsvm.train.spec import TrainingData
 
 

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from simsvm.data.frames import FrameStore, Normaliser
+from simsvm.engine.recurrence import stacked_gru
 from simsvm.exceptions import DataError
-from simsvm.model.recurrence import stacked_gru
 from simsvm.train.loop import train_stack
 from simsvm.train.spec import TrainingData, TrainingSpec
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from simsvm.cli.bench import main
-from simsvm.cli.costs import PAPER_SIZES, reproduction_cost, training_flop
+from simsvm.bench.benchmark import main
+from simsvm.bench.costs import PAPER_SIZES, reproduction_cost, training_flop
 
 
 def test_training_flop_by_hand():

@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from simsvm.cli import bench
-from simsvm.cli.costs import slower_than_fp32
+from simsvm.bench import benchmark as bench
+from simsvm.bench.costs import slower_than_fp32
 
 CELLS = {
     "serial (one network at a time), fp32": 0.52,

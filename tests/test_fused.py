@@ -1,4 +1,4 @@
-"""The compiled GRU loops (simsvm/model/fused_gru.cpp) against the PyTorch loop they replace."""
+"""The compiled GRU loops (simsvm/engine/fused_gru.cpp) against the PyTorch loop they replace."""
 
 import warnings
 
@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from helpers import gru_layer, outputs_and_gradients
-from simsvm.model import fused, inference, recurrence
+from simsvm.engine import fused, inference, recurrence
+from simsvm.engine.stacked import StackedNetworks
 from simsvm.model.network import Network
-from simsvm.model.stacked import StackedNetworks
+from simsvm.model.reading import KeptMemory
 
 needs_build = pytest.mark.skipif(fused.fused_gru_ops() is None, reason="no C++ compiler to build the loops")
 
@@ -170,7 +171,7 @@ def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(m
         from_bfloat16 = stack.features(frames.bfloat16(), lengths, chunk=7, precision="bf16")
     assert len(taken) == 10 and torch.equal(from_bfloat16, compiled)
     # buffers kept from a longer batch of more rows, chunked differently, leave no trace
-    kept = inference.KeptMemory()
+    kept = KeptMemory()
     with torch.no_grad():
         stack.features(torch.randn(40, rows + 50, 8), chunk=9, precision="bf16", kept=kept)
         again = stack.features(frames, lengths, chunk=7, precision="bf16", kept=kept)
@@ -179,7 +180,7 @@ def test_whole_files_read_by_the_compiled_loop_give_the_pytorch_loops_features(m
 
 
 def test_kept_memory_hands_back_the_same_memory_while_it_is_large_enough():
-    kept = inference.KeptMemory()
+    kept = KeptMemory()
     cpu = torch.device("cpu")
     first = kept.take("a", (4, 6), dtype=torch.bfloat16, device=cpu)
     other = kept.take("b", (4, 6), dtype=torch.bfloat16, device=cpu)

@@ -16,14 +16,14 @@ import torch
 
 from helpers import TINY_RUN, small_spec, write_tone
 from simsvm.data.frames import FrameStore
+from simsvm.engine import fused
+from simsvm.engine.cpu import cpu_has_bf16
+from simsvm.engine.recurrence import LOW_RECURRENT_ROWS
+from simsvm.engine.stacked import StackedNetworks
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.run import run_experiment
-from simsvm.model import fused
-from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.kernels import make_kernel
 from simsvm.model.network import Network, NetworkStack
-from simsvm.model.recurrence import LOW_RECURRENT_ROWS
-from simsvm.model.stacked import StackedNetworks
 from simsvm.train.loop import train_stack
 from simsvm.train.spec import TrainingData
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from helpers import gru_layer, outputs_and_gradients, small_spec
+from simsvm.engine import recurrence
+from simsvm.engine.cpu import cpu_has_bf16
+from simsvm.engine.recurrence import product_precision, stacked_gru
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
-from simsvm.model import recurrence
-from simsvm.model.cpu import cpu_has_bf16
 from simsvm.model.kernels import make_kernel
-from simsvm.model.recurrence import product_precision, stacked_gru
 from simsvm.train.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.train.jobs import train_set
 from simsvm.train.loop import train_stack

@@ -10,12 +10,12 @@ from torch import nn
 
 from helpers import plain_training, small_spec, train_alone
 from simsvm.data.frames import FrameStore, Normaliser
+from simsvm.engine.recurrence import stacked_gru
+from simsvm.engine.stacked import StackedNetworks
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import KeptMemory
 from simsvm.model.kernels import make_kernel
 from simsvm.model.network import Network
-from simsvm.model.recurrence import stacked_gru
-from simsvm.model.stacked import StackedNetworks
+from simsvm.model.reading import KeptMemory
 from simsvm.train.backends import CudaBackend, ReferenceBackend, SerialBackend
 from simsvm.train.excerpts import DeviceFrames, HostFrames
 from simsvm.train.jobs import train_set

@@ -5,8 +5,8 @@ the approaches need, each trained for ``epochs`` and evaluated at every evaluate
 the data folder exists, its index (the loader's file list and annotations, no audio decoded) gives
 the number of files and the exact partitions; a few files' headers give a typical duration.
 
-The time is a rough figure: FLOP of training and snapshots (:func:`~simsvm.cli.costs.training_flop`)
-over rates that ``python -m simsvm.cli.bench`` measured with one thread per worker process on a
+The time is a rough figure: FLOP of training and snapshots (:func:`~simsvm.bench.costs.training_flop`)
+over rates that ``python -m simsvm.bench`` measured with one thread per worker process on a
 2-core Xeon (AVX-512), and SVM refits scaled from that benchmark.  Other computers, other
 backends and a busy machine differ, easily by a factor of two.
 """
@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from simsvm.cli.costs import PAPER_SIZES, training_flop
+from simsvm.bench.costs import PAPER_SIZES, training_flop
 from simsvm.data.datasets import Dataset, load_dataset
 from simsvm.exceptions import ResultsError, SimsvmError
 from simsvm.experiment.approaches import APPROACHES, trained_networks
@@ -206,7 +206,7 @@ def _estimate(config: ExperimentConfig, plan: RunPlan, dataset: Dataset | None) 
         f"    (rough: from the benchmark's rates on a 2-core Xeon at {precision},\n"
         f"    {duration};\n"
         "    frame extraction of uncached files not included;\n"
-        "    python -m simsvm.cli.bench measures this computer)"
+        "    python -m simsvm.bench measures this computer)"
     )
 
 

@@ -23,6 +23,7 @@ from simsvm._io import write_json_atomic
 from simsvm._version import __version__
 from simsvm.data.datasets import Dataset
 from simsvm.data.frames import Normaliser, frame_statistics
+from simsvm.engine.engine import resolve_engine
 from simsvm.exceptions import ParameterError
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.grid_edges import describe_grid_edges, grid_edges
@@ -42,7 +43,6 @@ from simsvm.experiment.results import (
     write_features,
     write_job,
 )
-from simsvm.model.recurrence import gru_loop, product_precision
 from simsvm.train.backends import Backend
 from simsvm.train.jobs import make_backend, train_set
 from simsvm.train.schedule import evaluated_epochs
@@ -293,8 +293,9 @@ def _run_locked(
     todo = [job for job in jobs if job[0] not in done]
     metadata_path = run_dir / "metadata.json"
     earlier = load_metadata(run_dir).get("sessions", []) if metadata_path.exists() else []
-    # warns here, before the progress bar, where bf16 falls back (train_set's call is then quiet)
-    products = product_precision(config.matmul_precision, backend.device)
+    # the engine, resolved here, before the progress bar: a bf16 fallback is said now and the
+    # compiled loops are built now (train_set's call is then quiet and instant)
+    engine = resolve_engine(config.matmul_precision, backend.device)
     session = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
         "finished": None,
@@ -303,9 +304,9 @@ def _run_locked(
         "data_digest": digest,
         "cpu_arithmetic": _cpu_arithmetic(),
         # what matmul_precision came to on this machine: fp32, bf16 or tf32 (a bf16 fallback says fp32)
-        "matmul_products": products,
-        # the time loop those products ran in: compiled (simsvm/model/fused_gru.cpp) or pytorch
-        "gru_loop": gru_loop(products, backend.device),
+        "matmul_products": engine.products,
+        # the time loop those products ran in: compiled (simsvm/engine/fused_gru.cpp) or pytorch
+        "gru_loop": engine.loop,
         "jobs_trained": len(todo),
         "jobs_resumed": len(jobs) - len(todo),
         "baselines_computed": sum(job.name not in done for job in statistics_jobs),

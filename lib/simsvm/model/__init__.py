@@ -1,7 +1,7 @@
-"""Stage 2, the model: the GRU feature extractor, its stacked form, the kernels and the losses.
+"""Stage 2, the model: the paper's GRU network, the kernels and the losses, each as a newcomer reads it.
 
-:mod:`~simsvm.model.network` is the paper's network on ``nn.GRU``; :mod:`~simsvm.model.stacked`
-computes many such networks at once with a hand-written recurrence; :mod:`~simsvm.model.kernels`
-holds the one kernel implementation that both the similarity loss (:mod:`~simsvm.model.losses`)
-and the SVM use.  Nothing here reads files.
+:mod:`~simsvm.model.network` is the paper's network on ``nn.GRU``; :mod:`~simsvm.model.kernels`
+declares each kernel once, for the similarity loss (:mod:`~simsvm.model.losses`) and the SVM
+alike; :mod:`~simsvm.model.reading` reads whole files the way every network does.  How many
+networks are computed at once, fast, is :mod:`simsvm.engine`'s business.  Nothing here reads files.
 """

@@ -2,7 +2,7 @@
 
 :class:`Network` is the paper's network as anyone would write it with ``nn.GRU``;
 :class:`NetworkStack` holds several of them behind the interface of
-:class:`~simsvm.model.stacked.StackedNetworks`, so that the one training loop can run either: the
+:class:`~simsvm.engine.stacked.StackedNetworks`, so that the one training loop can run either: the
 hand-written stack for speed, or these for reference (autograd's backward, nothing by hand).
 """
 
@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import KeptMemory, read_in_blocks, sum_over_steps
+from simsvm.model.reading import KeptMemory, read_in_blocks, sum_over_steps
 
 __all__ = ["Network", "NetworkStack"]
 
@@ -62,7 +62,7 @@ class Network(nn.Module):
         torch.Tensor, shape (batch, hidden_sizes[-1])
 
         Without gradients the sum over time takes one fixed order for every row
-        (:func:`~simsvm.model.inference.sum_over_steps`), so that a row's features do not
+        (:func:`~simsvm.model.reading.sum_over_steps`), so that a row's features do not
         depend on its place in the batch; with gradients it is ``sum``, as training always had.
         """
         outputs = frames
@@ -125,7 +125,7 @@ class NetworkStack(nn.Module):
         kept: KeptMemory | None = None,
         rows: int | None = None,
     ) -> torch.Tensor:
-        """As :meth:`StackedNetworks.features <simsvm.model.stacked.StackedNetworks.features>`.
+        """As :meth:`StackedNetworks.features <simsvm.engine.stacked.StackedNetworks.features>`.
 
         ``frames`` are time-major, ``(time, M, batch, n_inputs)`` or ``(time, batch, n_inputs)``;
         ``chunk`` and ``kept`` are accepted for the common interface and ignored (``nn.GRU`` reads

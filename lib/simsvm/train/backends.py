@@ -5,9 +5,9 @@ where they run.  Results come back as jobs finish, so the caller can write each 
 once.  Every backend must give a job the same result as running it alone.
 
 A backend also says how the trainer computes: ``stack_size`` networks trained together as one
-:class:`~simsvm.model.stacked.StackedNetworks` on ``device``, or, for :class:`ReferenceBackend`, the
+:class:`~simsvm.engine.stacked.StackedNetworks` on ``device``, or, for :class:`ReferenceBackend`, the
 plain ``nn.GRU`` loop one network at a time.  Measured on the project's 2-core machine
-(``python -m simsvm.cli.bench``): one network per single-threaded worker process is the fastest CPU
+(``python -m simsvm.bench``): one network per single-threaded worker process is the fastest CPU
 arrangement, because a network's per-step products are too small to keep two threads busy and a
 stack gains nothing on one core; on a GPU the opposite holds, and the whole set is one stack.
 """

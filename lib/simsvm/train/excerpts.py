@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from simsvm.data.frames import FrameStore, Normaliser
-from simsvm.model.inference import KeptMemory
+from simsvm.model.reading import KeptMemory
 
 __all__ = ["DeviceFrames", "HostFrames", "frame_source"]
 

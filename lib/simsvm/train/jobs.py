@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
+from simsvm.engine.engine import resolve_engine
 from simsvm.exceptions import ParameterError
-from simsvm.model.recurrence import product_precision
 from simsvm.names import BACKENDS
 from simsvm.train.backends import (
     Backend,
@@ -88,7 +88,7 @@ def train_set(
     backend = backend or SerialBackend()
     for precision in {spec.matmul_precision for spec in specs}:
         # here, once: the warning where bf16 falls back, and the fused loops built before the workers start
-        product_precision(precision, backend.device)
+        resolve_engine(precision, backend.device)
     groups = (
         [[index] for index in range(len(specs))]
         if backend.reference

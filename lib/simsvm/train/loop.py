@@ -10,7 +10,7 @@ own loss; the losses are summed before one backward pass, which leaves every net
 its own (no parameter is shared), and Adadelta, being element-wise, updates each network as if
 alone.
 
-The arithmetic is either :class:`~simsvm.model.stacked.StackedNetworks` (the hand-written
+The arithmetic is either :class:`~simsvm.engine.stacked.StackedNetworks` (the hand-written
 recurrence, every backend's default) or, with ``reference=True``,
 :class:`~simsvm.model.network.NetworkStack` (``nn.GRU`` and autograd, the measure of the other).
 The loop is the same, so the two differ only by floating-point rounding (tested).
@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from simsvm.engine.engine import Engine, resolve_engine
+from simsvm.engine.stacked import StackedNetworks
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import KeptMemory
 from simsvm.model.network import Network, NetworkStack
-from simsvm.model.recurrence import product_precision
-from simsvm.model.stacked import StackedNetworks
+from simsvm.model.reading import KeptMemory
 from simsvm.train.excerpts import DeviceFrames, HostFrames, frame_source
 from simsvm.train.spec import (
     Snapshot,
@@ -234,9 +234,10 @@ def _padded(rows: Sequence[np.ndarray], fill: int) -> np.ndarray:
 
 
 def initial_stack(
-    specs: Sequence[TrainingSpec], data: TrainingData, reference: bool
+    specs: Sequence[TrainingSpec], data: TrainingData, engine: Engine
 ) -> StackedNetworks | NetworkStack:
-    """Every spec's network initialised from its seed, exactly as it would be alone, as one stack.
+    """Every spec's network initialised from its seed, exactly as it would be alone, as one stack
+    of ``engine``'s kind on its device.
 
     The seed is set on a forked copy of torch's global generator, so the caller's random state
     is left as it was.
@@ -253,7 +254,7 @@ def initial_stack(
                     n_outputs=n_outputs if spec.has_output_layer else None,
                 )
             )
-    return (NetworkStack if reference else StackedNetworks).from_networks(networks)
+    return engine.stack(networks)
 
 
 def _epoch_plan(
@@ -320,8 +321,9 @@ def train_stack(
     device = torch.device(device)
     first = specs[0]
     # said once by whoever planned the run (simsvm.train.jobs.train_set), not once per worker
-    precision = product_precision(first.matmul_precision, device, warn=False)
-    stack = initial_stack(specs, data, reference).to(device)
+    engine = resolve_engine(first.matmul_precision, device, reference=reference, warn=False)
+    precision = engine.products
+    stack = initial_stack(specs, data, engine)
     learned = [_learned_kernel_parameters(spec, device) for spec in specs]
     parameters = [*stack.parameters(), *(value for values in learned for value in values.values())]
     optimiser = torch.optim.Adadelta(parameters, lr=first.learning_rate, rho=first.rho, eps=first.eps)

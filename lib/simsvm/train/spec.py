@@ -79,7 +79,7 @@ class TrainingSpec:
     loss_parameters: tuple[tuple[str, Any], ...] = ()
     # (low, high) per regression target: the loss reads annotations mapped to [0, 1] by them
     annotation_bounds: tuple[tuple[float, float], ...] | None = None
-    # the GRU's products: 'fp32', or 'bf16' where the device has it (simsvm.model.recurrence)
+    # the GRU's products: 'fp32', or 'bf16' where the device has it (simsvm.engine.recurrence)
     matmul_precision: str = "fp32"
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 ``nn.GRU`` under autograd spends more of a training step in a dozen small element-wise
 operations per time step, and their bookkeeping, than in its matrix products (measured with
-``python -m simsvm.cli.bench --profile``).  Here a step is a few fused operations, every buffer
+``python -m simsvm.bench --profile``).  Here a step is a few fused operations, every buffer
 is time-major, ``(time, models, batch, features)``, so that one step's slice is contiguous, and
 what the backward pass multiplies the incoming gradient by (five factors per unit) is computed in
 the forward loop while the step's values are in cache.  The gate equations are those of
@@ -24,7 +24,7 @@ The products come in three precisions (``precision``; :func:`product_precision` 
     100 x 300) bfloat16 was no faster on the project's AMX machine, and it carries the
     recurrence's error forward; without training and with at least ``LOW_RECURRENT_ROWS`` rows
     (whole-file snapshots, 512 files at a time on a CPU) it is bfloat16 too, about three times
-    as fast there.  On a CPU the time loop is compiled code (:mod:`simsvm.model.fused`): a step
+    as fast there.  On a CPU the time loop is compiled code (:mod:`simsvm.engine.fused`): a step
     is its recurrent product and one vectorised pass over its units, with the exponential
     computed by a polynomial (within 2 ulp); where that code cannot be built, the PyTorch loop
     below runs instead, with the same products.
@@ -42,9 +42,9 @@ import warnings
 
 import torch
 
+from simsvm.engine.cpu import cpu_has_bf16
+from simsvm.engine.fused import fused_gru_ops
 from simsvm.exceptions import ParameterError
-from simsvm.model.cpu import cpu_has_bf16
-from simsvm.model.fused import fused_gru_ops
 from simsvm.names import MATMUL_PRECISIONS
 
 __all__ = ["gru_loop", "loop_threads", "product_precision", "stacked_gru"]
@@ -73,7 +73,7 @@ def product_precision(matmul_precision: str, device: str | torch.device, *, warn
     H200, a stacked training step of 40 networks: 57 ms with TF32, 76 ms in bfloat16, 81 ms in
     float32), and float32 elsewhere, with a warning (once per process, if ``warn``): emulated
     bfloat16 products would be slower than float32 ones.  With ``warn``, a CPU's bf16 also builds
-    the fused loops now (:func:`~simsvm.model.fused.fused_gru_ops`), so that the workers of a
+    the fused loops now (:func:`~simsvm.engine.fused.fused_gru_ops`), so that the workers of a
     run find them built, and says once if they cannot be.
     """
     if matmul_precision not in MATMUL_PRECISIONS:
@@ -325,7 +325,7 @@ def loop_threads(values: int):
 def gru_loop(precision: str, device: str | torch.device) -> str:
     """Which time loop ``precision`` (fp32, bf16 or tf32) runs on ``device``: compiled or pytorch.
 
-    The compiled loops (:mod:`simsvm.model.fused`) serve the hoisted arrangement on a CPU where
+    The compiled loops (:mod:`simsvm.engine.fused`) serve the hoisted arrangement on a CPU where
     they could be built; ``fp32`` always runs the PyTorch loop, its arithmetic unchanged.
     """
     if precision != "fp32" and torch.device(device).type == "cpu" and fused_gru_ops() is not None:

@@ -1,6 +1,6 @@
 """The GRU's time loops as compiled code (``fused_gru.cpp``), built for this CPU on first use.
 
-The hoisted arrangement of :mod:`simsvm.model.recurrence` (``matmul_precision: bf16``) leaves
+The hoisted arrangement of :mod:`simsvm.engine.recurrence` (``matmul_precision: bf16``) leaves
 inside its time loop one recurrent product and a dozen element-wise operations per step; in
 Python each is a separate pass over the step's values and a separate call.  ``fused_gru.cpp``
 does the element-wise part of a step in one vectorised pass, and the loop in C++, so a step
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from simsvm.model.cpu import cpu_description
+from simsvm.engine.cpu import cpu_description
 
 __all__ = ["fused_gru_ops"]
 
@@ -78,7 +78,7 @@ def _reason(error: Exception) -> str:
 @functools.cache
 def _warn_unbuilt(reason: str) -> None:
     warnings.warn(
-        f"the fused GRU loops (simsvm/model/fused_gru.cpp) could not be built ({reason}); "
+        f"the fused GRU loops (simsvm/engine/fused_gru.cpp) could not be built ({reason}); "
         "matmul_precision 'bf16' runs the slower PyTorch loop",
         RuntimeWarning,
         stacklevel=4,

@@ -1,7 +1,7 @@
 """What the paper's protocols cost: FLOP of a training pass, worker-hours of a full reproduction,
 and the benchmark's gate on reduced precision.
 
-Arithmetic over figures that :mod:`simsvm.cli.bench` measures; nothing here times anything.
+Arithmetic over figures that :mod:`simsvm.bench` measures; nothing here times anything.
 """
 
 from __future__ import annotations

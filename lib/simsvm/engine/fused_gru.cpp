@@ -1,7 +1,7 @@
 // The time loop of one GRU layer of M networks, with each step's gate arithmetic in one pass.
 //
-// Loaded by simsvm/model/fused.py, which compiles it for the CPU at hand on first use.  It holds
-// the loops of simsvm/model/recurrence.py's hoisted arrangement ('bf16'): the products that need
+// Loaded by simsvm/engine/fused.py, which compiles it for the CPU at hand on first use.  It holds
+// the loops of simsvm/engine/recurrence.py's hoisted arrangement ('bf16'): the products that need
 // no earlier step's result are done outside, once per sequence; here each step is one recurrent
 // product (ATen's bmm) and one pass over the step's units that does what a dozen element-wise
 // PyTorch operations do there.  The equations, the layouts and the five backward factors are

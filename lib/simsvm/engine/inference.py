@@ -1,16 +1,16 @@
 """Whole sequences through a stack of GRU layers, one chunk of steps at a time.
 
 Snapshots read every file whole, a few hundred files and a few dozen frames at a time
-(:meth:`~simsvm.model.stacked.StackedNetworks.features`); all they keep of the last layer is
+(:meth:`~simsvm.engine.stacked.StackedNetworks.features`); all they keep of the last layer is
 each row's sum of states over its valid frames.  :func:`read_chunk` is that chunk's work (and,
 with gradients, a training batch's, whole).  Without gradients, where a ``bf16`` run's loops are
 compiled and the batch has at least
-:data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS` rows, a step of a layer is one bfloat16
+:data:`~simsvm.engine.recurrence.LOW_RECURRENT_ROWS` rows, a step of a layer is one bfloat16
 product of ``[input, state]`` by the layer's two weights joined (nothing is projected ahead of
 the loop, so a chunk's products stay in the cache), the layer keeps one float32 state per row and
 writes each step's state only in bfloat16, model-major, as the next layer and its own next step
 read it; the last layer adds its states to the sum as it goes, so no layer keeps the float32
-states of past steps.  Elsewhere each layer is :func:`~simsvm.model.recurrence.stacked_gru` and
+states of past steps.  Elsewhere each layer is :func:`~simsvm.engine.recurrence.stacked_gru` and
 the sum is taken afterwards.  The two round differently where they meet: the joined product
 rounds the sum of a gate's two sides to bfloat16 once, the other each side (features differ by
 about a third of their distance to float32's, and are as far from it).
@@ -18,13 +18,12 @@ about a third of their distance to float32's, and are as far from it).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 
-from simsvm.model.fused import fused_gru_ops
-from simsvm.model.recurrence import (
+from simsvm.engine.fused import fused_gru_ops
+from simsvm.engine.recurrence import (
     LOW_RECURRENT_ROWS,
     _bias_input,
     _needs_gradients,
@@ -32,40 +31,11 @@ from simsvm.model.recurrence import (
     loop_threads,
     stacked_gru,
 )
+from simsvm.model.reading import KeptMemory, sum_over_steps
 
-__all__ = ["KeptMemory", "read_chunk", "read_in_blocks", "sum_over_steps"]
+__all__ = ["read_chunk"]
 
 Layer = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-class KeptMemory:
-    """Tensors kept by name for the next request of the same name, replaced when too small.
-
-    A snapshot fills the same large buffers batch after batch and chunk after chunk.  Freed,
-    they go back to the kernel (glibc returns blocks of more than a few MB, and the top of its
-    heap past its trim threshold), and the next allocation is faulted in and zeroed again 4 KB
-    at a time: a ``bf16`` snapshot of 1000 files x 1200 frames took ~310,000 page faults in its
-    chunks' buffers alone, a quarter of its time on the project's Xeon (and sometimes 10,000:
-    it depended on where earlier blocks had fallen).  Kept, they are faulted in once per job.
-    """
-
-    def __init__(self) -> None:
-        self._tensors: dict[str, torch.Tensor] = {}
-
-    def take(
-        self, name: str, shape: Sequence[int], *, dtype: torch.dtype, device: torch.device
-    ) -> torch.Tensor:
-        """An uninitialised, contiguous ``shape`` tensor; the last one taken as ``name`` is now invalid.
-
-        Its memory starts where the kept tensor's does (allocated by torch: aligned for the
-        products' kernels, whose last bits depend on their operands' alignment).
-        """
-        size = math.prod(shape)
-        kept = self._tensors.get(name)
-        if kept is None or kept.numel() < size or kept.dtype != dtype or kept.device != torch.device(device):
-            self._tensors.pop(name, None)  # the old one goes before the new one comes
-            kept = self._tensors[name] = torch.empty(size, dtype=dtype, device=device)
-        return kept[:size].view(*shape)
 
 
 def read_chunk(
@@ -85,7 +55,7 @@ def read_chunk(
     inputs : torch.Tensor, shape (time, M, batch, n_inputs)
         The chunk's frames, time-major, float32 or (a ``bf16`` snapshot's) bfloat16.
     layers : sequence of (weight_ih, weight_hh, bias_ih, bias_hh)
-        Each layer's parameters as :func:`~simsvm.model.recurrence.stacked_gru` takes them.
+        Each layer's parameters as :func:`~simsvm.engine.recurrence.stacked_gru` takes them.
     states : sequence of torch.Tensor, shape (M, batch, hidden of the layer)
         Each layer's state before the chunk's first step (float32, contiguous); replaced by its
         state after the last step, so that the next chunk carries on from there.
@@ -96,7 +66,7 @@ def read_chunk(
         after a row's end is read (a forward GRU's earlier states do not depend on it) but not
         summed.
     precision : {'fp32', 'bf16', 'tf32'}
-        How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
+        How the products compute (:func:`~simsvm.engine.recurrence.product_precision`).
     kept : KeptMemory, optional
         Where the compiled path keeps its buffers for the next chunk (default: new ones).
     """
@@ -121,71 +91,6 @@ def read_chunk(
         total += outputs.sum(dim=0)  # a training batch: its loss mixes its rows anyway
     else:
         total += sum_over_steps(outputs)  # the same order for every row
-
-
-def sum_over_steps(values: torch.Tensor) -> torch.Tensor:
-    """``values`` ``(time, *shape)`` summed over time in one fixed order for every element: ``(*shape)``.
-
-    ``values.sum(dim=0)`` is not: PyTorch's reduction groups the elements of its vectorised
-    body otherwise than those of its scalar tail, so a row's features depended on its row by a
-    few 1e-8 (the ``M x batch x hidden`` sums lie in one flat run; of 8 files x 50 features,
-    the last 16 of the last file fell in the tail), and an SVM told identical files apart by
-    them.  Here every element takes the same tree of element-wise additions (each
-    correctly rounded, in vectorised and scalar code alike): a pairwise sum, the step ``i``
-    and ``i + half`` added, then halves of what is left, over the time padded with zeros to a
-    power of two.  Zeros add exactly, so the result does not depend on how far the padding
-    goes either (a chunk cut short by the batch's longest file), and a pairwise sum is as
-    accurate as ``sum``'s (error ``log2(time)`` roundings, not ``time``).
-    """
-    steps = values.shape[0]
-    if steps == 0:
-        return values.new_zeros(values.shape[1:])
-    while steps > 1:
-        half = 1 << ((steps - 1).bit_length() - 1)  # steps padded to the power of two 2 * half
-        head = values[:half].clone()
-        head[: steps - half] += values[half:steps]  # the rest adds padding: zeros, exactly
-        values, steps = head, half
-    return values[0]
-
-
-def read_in_blocks(
-    features_of, frames: torch.Tensor, lengths: torch.Tensor | None, rows: int
-) -> torch.Tensor:
-    """``features_of`` on blocks of exactly ``rows`` rows of a batch, zero rows added to the last.
-
-    A product's kernel, and so the last bits of a row's result, can depend on how many rows it
-    multiplies (MKL's sgemm takes a one-row product as a matrix-vector product), and the
-    compiled ``bf16`` path needs :data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS`: a batch
-    computed in blocks of one size gives a row the same arithmetic whatever shares its batch.
-
-    Parameters
-    ----------
-    features_of : callable
-        ``features_of(frames, lengths)`` on a block: ``(M, rows, hidden)``.
-    frames : torch.Tensor, shape (time, M, batch, n_inputs) or (time, batch, n_inputs)
-    lengths : torch.Tensor of int, shape (batch,), optional
-        Valid frames per row; an added row is zeros read whole.
-    rows : int
-
-    Returns
-    -------
-    torch.Tensor, shape (M, batch, hidden)
-    """
-    steps, batch = frames.shape[0], frames.shape[-2]
-    features = []
-    for begin in range(0, batch, rows):
-        block = frames.narrow(-2, begin, min(rows, batch - begin))
-        block_lengths = None if lengths is None else lengths[begin : begin + rows]
-        if block.shape[-2] < rows:
-            padded = block.new_zeros(*block.shape[:-2], rows, block.shape[-1])
-            padded.narrow(-2, 0, block.shape[-2]).copy_(block)
-            block = padded
-            if block_lengths is not None:
-                block_lengths = torch.cat(
-                    (block_lengths, block_lengths.new_full((rows - len(block_lengths),), steps))
-                )
-        features.append(features_of(block, block_lengths))
-    return torch.cat(features, dim=1)[:, :batch]
 
 
 def _read_compiled(inputs, layers, states, total, valid_steps, kept) -> None:

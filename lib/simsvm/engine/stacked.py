@@ -5,7 +5,7 @@ networks is held as one tensor with a leading model axis and computed with ``tor
 call does ``M`` networks' work.  On a GPU that is what keeps the device busy (forty networks of
 100 excerpts are 4,000 rows per product); on the project's CPU one network per worker process is
 fastest, and the gain there comes from the recurrence itself
-(:func:`~simsvm.model.recurrence.stacked_gru`).  :meth:`StackedNetworks.from_networks` copies
+(:func:`~simsvm.engine.recurrence.stacked_gru`).  :meth:`StackedNetworks.from_networks` copies
 :class:`~simsvm.model.network.Network` weights, so a stack starts exactly where separately built
 networks start.
 """
@@ -18,9 +18,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from simsvm.engine.inference import read_chunk
 from simsvm.exceptions import ParameterError
-from simsvm.model.inference import KeptMemory, read_chunk, read_in_blocks
 from simsvm.model.network import Network
+from simsvm.model.reading import KeptMemory, read_in_blocks
 
 __all__ = ["StackedNetworks"]
 
@@ -135,15 +136,15 @@ class StackedNetworks(nn.Module):
             Read the sequence ``chunk`` frames at a time, carrying the states over: the same
             result with memory bounded by the chunk, for whole-file inference without gradients.
         precision : {'fp32', 'bf16', 'tf32'}
-            How the products compute (:func:`~simsvm.model.recurrence.product_precision`).
+            How the products compute (:func:`~simsvm.engine.recurrence.product_precision`).
         kept : KeptMemory, optional
             Memory the chunks' buffers are kept in, for later calls too (default: this call's).
         rows : int, optional
             Compute the batch in blocks of exactly ``rows`` rows, zero rows added to the last
-            (:func:`~simsvm.model.inference.read_in_blocks`).  Without gradients, a row's
+            (:func:`~simsvm.model.reading.read_in_blocks`).  Without gradients, a row's
             features are then bit for bit the same whatever other rows share its batch and
             wherever it sits (``tests/test_position.py``); with ``rows`` of at least
-            :data:`~simsvm.model.recurrence.LOW_RECURRENT_ROWS`, a ``bf16`` batch always takes
+            :data:`~simsvm.engine.recurrence.LOW_RECURRENT_ROWS`, a ``bf16`` batch always takes
             the compiled path.  Default: the batch as it is (training).
 
         Returns

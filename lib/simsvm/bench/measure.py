@@ -1,6 +1,6 @@
 """The benchmark's measurements, each timed on its own: backends, snapshots, extraction, memory, the protocol.
 
-:mod:`simsvm.cli.bench` runs them in one process and reports ratios; the frames are random
+:mod:`simsvm.bench` runs them in one process and reports ratios; the frames are random
 standard-normal values stored as memory-mapped ``.npy`` files, as a real run's cache is.
 """
 
@@ -19,12 +19,12 @@ from torch.profiler import ProfilerActivity, profile
 
 from simsvm.data.datasets import Dataset
 from simsvm.data.frames import FrameStore, Normaliser, load_frames
+from simsvm.engine.cpu import cpu_description
+from simsvm.engine.engine import resolve_engine
 from simsvm.experiment.config import ExperimentConfig
 from simsvm.experiment.protocol import plan_jobs
 from simsvm.experiment.scoring import score_svm
-from simsvm.model.cpu import cpu_description
 from simsvm.model.kernels import make_kernel
-from simsvm.model.recurrence import product_precision
 from simsvm.train.backends import Backend, CudaBackend, ProcessBackend, SerialBackend
 from simsvm.train.excerpts import frame_source
 from simsvm.train.jobs import train_set
@@ -87,8 +87,9 @@ def profile_training_step(
     stacked GRU forward, the loss, backward and Adadelta's update; snapshots are not included.
     Returns the ``rows`` largest operators with their share of the profiled time.
     """
-    stack = initial_stack([spec], data, False)
-    precision = product_precision(spec.matmul_precision, "cpu")
+    engine = resolve_engine(spec.matmul_precision, "cpu")
+    stack = initial_stack([spec], data, engine)
+    precision = engine.products
     optimiser = torch.optim.Adadelta(stack.parameters(), lr=spec.learning_rate, rho=spec.rho, eps=spec.eps)
     frames = frame_source(data.frames, torch.device("cpu"), None)
     annotations, targets = torch.as_tensor(data.annotations), torch.as_tensor(np.asarray(data.targets))

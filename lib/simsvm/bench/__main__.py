@@ -1,0 +1,5 @@
+import sys
+
+from simsvm.bench.benchmark import cli
+
+sys.exit(cli())
