@@ -59,7 +59,7 @@ def test_batch_runs_from_a_wheel_install_outside_the_checkout(synth_root, tmp_pa
     notebooks, commit = check.stdout.split()
     assert Path(notebooks) == target / "simsvm" / "notebooks" and commit == "unknown"
     # bf16's compiled loops are built from their source on first use, so it ships too
-    assert (target / "simsvm" / "model" / "fused_gru.cpp").is_file()
+    assert (target / "simsvm" / "engine" / "fused_gru.cpp").is_file()
     result = subprocess.run(
         [
             sys.executable,
