@@ -25,7 +25,7 @@ METRICS = {"classification": "accuracy", "regression": "pearson_r"}
 SECONDARY_METRICS = {"classification": (), "regression": ("r2",)}
 # Every test score; the other rows of a results table record training (train_loss, and a learned
 # kernel parameter under its key, e.g. rbf_gamma).
-SCORE_METRICS = ("accuracy", "pearson_r", "r2")
+SCORE_METRICS = (*METRICS.values(), *(m for task in TASKS for m in SECONDARY_METRICS[task]))
 NORMALISATIONS = ("dataset", "train_only")
 # Regression annotations in the similarity loss: as distributed, or mapped to [0, 1] by the scale's bounds.
 TARGET_SCALES = ("raw", "unit")

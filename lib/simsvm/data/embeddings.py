@@ -16,6 +16,7 @@ unreadable audio file; ids that match no track are reported and ignored.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,7 +95,8 @@ def load_embeddings(path: str | Path) -> Embeddings:
             f"embedding_file: {path}: unknown format {suffix!r}; use one of {list(EMBEDDING_FORMATS)}"
         )
     readers = {".npz": _read_npz, ".csv": _read_table, ".parquet": _read_table}
-    ids, values = readers[suffix](path)
+    content = path.read_bytes()  # read once: parsed, and hashed for the run's data fingerprint
+    ids, values = readers[suffix](path, io.BytesIO(content))
     if len(ids) == 0:
         raise DataError(f"embedding_file: {path} holds no vectors")
     if values.ndim != 2 or values.shape[0] != len(ids) or values.shape[1] == 0:
@@ -107,12 +109,12 @@ def load_embeddings(path: str | Path) -> Embeddings:
     counts = Counter(ids)
     vectors = {track: row for track, row in zip(ids, values, strict=True) if counts[track] == 1}
     repeated = sorted(track for track, count in counts.items() if count > 1)
-    return Embeddings(path, vectors, repeated, hashlib.sha256(path.read_bytes()).hexdigest())
+    return Embeddings(path, vectors, repeated, hashlib.sha256(content).hexdigest())
 
 
-def _read_npz(path: Path) -> tuple[list[str], np.ndarray]:
+def _read_npz(path: Path, content: io.BytesIO) -> tuple[list[str], np.ndarray]:
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with np.load(content, allow_pickle=False) as stored:
             missing = [key for key in ("ids", "features") if key not in stored]
             if missing:
                 raise DataError(f"embedding_file: {path} lacks array(s) {missing} (it has {sorted(stored)})")
@@ -126,12 +128,14 @@ def _read_npz(path: Path) -> tuple[list[str], np.ndarray]:
     return [str(track) for track in ids.tolist()], values
 
 
-def _read_table(path: Path) -> tuple[list[str], np.ndarray]:
+def _read_table(path: Path, content: io.BytesIO) -> tuple[list[str], np.ndarray]:
     import pandas as pd
 
     try:
         table = (
-            pd.read_csv(path, dtype={"id": str}) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+            pd.read_csv(content, dtype={"id": str})
+            if path.suffix.lower() == ".csv"
+            else pd.read_parquet(content)
         )
     except ImportError as error:  # parquet without an engine
         raise DataError(f"embedding_file: {path}: reading parquet needs pyarrow ({error})") from None

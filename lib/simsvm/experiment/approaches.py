@@ -90,8 +90,8 @@ class Approach:
         One of the paper's five approaches (its tables).
     compared_with : tuple of str
         The approaches its scores are tested against by default (significance, ``this vs that``).
-    equation, source : str
-        For the documentation.
+    source : str
+        Where it comes from, for the documentation (the equation is its loss's).
     """
 
     name: str
@@ -105,7 +105,6 @@ class Approach:
     default: bool = False
     paper: bool = False
     compared_with: tuple[str, ...] = ()
-    equation: str = ""
     source: str = ""
 
     @property
@@ -192,7 +191,6 @@ for _name, _kernel, _stream, _colour, _marker in (
             paper=True,
             # the paper's tests (its section 3.3), and ours against the baseline without training
             compared_with=("NN", "FL", "Stats") if _name == "RBF-SL" else (),
-            equation=LOSSES["similarity"].equation,
             source=LOSSES["similarity"].source,
         )
     )
@@ -221,7 +219,6 @@ declare_approach(
         colour="#88CCEE",
         marker="P",
         compared_with=("RBF-SL",),
-        equation=LOSSES["cka"].equation,
         source=LOSSES["cka"].source,
     )
 )
@@ -236,7 +233,6 @@ declare_approach(
         colour="#882255",
         marker="*",
         compared_with=("RBF-SL",),
-        equation=LOSSES["supcon"].equation,
         source=LOSSES["supcon"].source,
     )
 )
@@ -251,7 +247,6 @@ declare_approach(
         colour="#999933",
         marker="h",
         compared_with=("RBF-SL", "FL"),
-        equation=LOSSES["cross_entropy"].equation,
         source="the usual classification loss; as FL, with cross-entropy for the sum of squared errors",
     )
 )
@@ -266,7 +261,6 @@ declare_approach(
         colour="#332288",
         marker="<",
         compared_with=("RBF-SL",),
-        equation=LOSSES["similarity"].equation,
         source=LOSSES["similarity"].source,
     )
 )

@@ -287,11 +287,10 @@ class ExperimentConfig(_DeclaredKeys):
             )
         if self.target_scale == "unit" and dataset_task(self.dataset, self.dataset_options) != "regression":
             raise ParameterError(f"target_scale: 'unit' maps regression targets; {self.dataset} has classes")
-        if self.svm_tuning is not None:
-            self.svm_tuning = SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel).to_dict()
-        self._svm_grid = (
-            None if self.svm_tuning is None else SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel)
-        )
+        self._svm_grid = None
+        if self.svm_tuning is not None:  # parsed once; the mapping kept in its canonical form
+            self._svm_grid = SvmGrid.from_dict(self.svm_tuning, kernel=self.svm_kernel)
+            self.svm_tuning = self._svm_grid.to_dict()
         if not self.hidden_sizes or min(self.hidden_sizes) < 1:
             raise ParameterError(f"hidden_sizes: need positive layer sizes, got {self.hidden_sizes}")
         check_upper_bounds(dataclasses.asdict(self))

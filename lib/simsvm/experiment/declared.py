@@ -19,7 +19,14 @@ from simsvm.model.kernels import KERNELS, Kernel, make_kernel
 from simsvm.model.losses import LOSSES, Loss
 from simsvm.model.parameters import Parameter
 
-__all__ = ["DECLARED_KEYS", "DeclaredKey", "declared_fields", "loss_kernel", "loss_values", "svm_kernel"]
+__all__ = [
+    "DECLARED_KEYS",
+    "DeclaredKey",
+    "bound_loss_kernel",
+    "bound_svm_kernel",
+    "declared_fields",
+    "loss_values",
+]
 
 
 @dataclass(frozen=True)
@@ -74,13 +81,13 @@ def declared_fields() -> list[tuple[str, Any, dataclasses.Field]]:
     ]
 
 
-def loss_kernel(config: Any, name: str) -> Kernel:
+def bound_loss_kernel(config: Any, name: str) -> Kernel:
     """The kernel ``name`` of a similarity-type loss, with the run's ``<kernel>_<parameter>`` values."""
     kernel = KERNELS[name]
     return make_kernel(name, **{p.name: getattr(config, f"{name}_{p.name}") for p in kernel.parameters})
 
 
-def svm_kernel(config: Any, **fixed: Any) -> Kernel:
+def bound_svm_kernel(config: Any, **fixed: Any) -> Kernel:
     """The SVM's kernel: ``svm_<parameter>`` where tunable, else the loss side's value; ``fixed`` wins."""
     kernel = KERNELS[config.svm_kernel]
     values = {

@@ -24,7 +24,7 @@ from simsvm.data.frames import Normaliser
 from simsvm.exceptions import DataError
 from simsvm.experiment.approaches import APPROACHES, NETWORKS, SVM_SEED_STREAM, trained_networks
 from simsvm.experiment.config import ExperimentConfig
-from simsvm.experiment.declared import loss_kernel, loss_values, svm_kernel
+from simsvm.experiment.declared import bound_loss_kernel, bound_svm_kernel, loss_values
 from simsvm.experiment.limits import check_partitions
 from simsvm.experiment.partitions import partitions
 from simsvm.experiment.scoring import (
@@ -263,7 +263,7 @@ def plan_jobs(
 
     ``normaliser`` is the dataset-wide one, or ``None`` to fit one per fold on its training files.
     """
-    kernel = svm_kernel(config)
+    kernel = bound_svm_kernel(config)
     jobs = []
     for fold, (train, test) in enumerate(_checked_folds(config, dataset)):
         fold_normaliser = normaliser or Normaliser().fit(data.frames, train)
@@ -278,7 +278,7 @@ def plan_jobs(
                 train_indices=tuple(int(i) for i in train),
                 eval_indices=tuple(int(i) for i in np.concatenate([train, test])),
                 normaliser=fold_normaliser,
-                kernel=None if network.kernel is None else loss_kernel(config, network.kernel),
+                kernel=None if network.kernel is None else bound_loss_kernel(config, network.kernel),
                 hidden_sizes=tuple(config.hidden_sizes),
                 epochs=config.epochs,
                 eval_every=config.eval_every,
@@ -312,7 +312,7 @@ def plan_fixed_jobs(
     folds = _checked_folds(config, dataset) if fixed else []
     for approach in fixed:
         features = APPROACHES[approach].features
-        kernel = svm_kernel(config, gamma=1.0 / widths[features])
+        kernel = bound_svm_kernel(config, gamma=1.0 / widths[features])
         for fold, (train, test) in enumerate(folds):
             name = f"fold{fold:02d}-{approach.lower()}"
             seed = job_seed(config.seed, fold, "svm")  # nothing is trained; the seed of its inner folds
