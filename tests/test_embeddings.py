@@ -27,8 +27,6 @@ def _write(path, ids=IDS, vectors=VECTORS):
 
 @pytest.mark.parametrize("suffix", [".npz", ".csv", ".parquet"])
 def test_every_format_reads_back_the_same_vectors(tmp_path, suffix):
-    if suffix == ".parquet":
-        pytest.importorskip("pyarrow")
     embeddings = load_embeddings(_write(tmp_path / f"e{suffix}"))
     np.testing.assert_allclose(embeddings.matrix(IDS[::-1]), VECTORS[::-1], rtol=1e-12)
     assert embeddings.dimension == 3 and len(embeddings.digest) == 64
